@@ -1,0 +1,1 @@
+export { fib } from './fib';

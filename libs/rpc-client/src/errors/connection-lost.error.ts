@@ -1,0 +1,14 @@
+import { RpcClientError, RpcClientErrorCode } from './rpc-client.error';
+
+/** The broker connection dropped while the call was waiting for its reply. */
+export class ConnectionLostError extends RpcClientError {
+  override readonly name = 'ConnectionLostError';
+  readonly code = RpcClientErrorCode.CONNECTION_LOST;
+
+  constructor(
+    queue: string,
+    readonly correlationId: string,
+  ) {
+    super(`broker connection lost while waiting for ${queue} (correlation id ${correlationId})`, queue);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './amqp-connection';
+export * from './env.config';
+export * from './process-lifecycle';

@@ -1,0 +1,56 @@
+import { ChannelModel, connect } from 'amqplib';
+import { randomBytes } from 'node:crypto';
+
+/** The shared local broker (CI's too). */
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** A queue name of this test file's own, so files can run in parallel. */
+export function uniqueQueue(label: string): string {
+  return `test.${label}.${process.pid}.${randomBytes(3).toString('hex')}`;
+}
+
+/** A raw broker connection for peers and inspection, closed by `close()`. */
+export async function openBroker(): Promise<ChannelModel> {
+  return connect(AMQP_URL, { noDelay: true });
+}
+
+/** Deletes queues a test declared, so nothing is left behind. */
+export async function deleteQueues(...queues: string[]): Promise<void> {
+  const connection = await openBroker();
+  try {
+    for (const queue of queues) {
+      const channel = await connection.createChannel();
+      await channel.deleteQueue(queue);
+      await channel.close();
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Consumer count of a queue as the broker sees it (0 if absent). */
+export async function consumerCount(queue: string): Promise<number> {
+  const connection = await openBroker();
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    return (await channel.checkQueue(queue)).consumerCount;
+  } catch {
+    return 0;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` every 20 ms until it is true, failing after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
