@@ -24,6 +24,7 @@ export interface TutorialServerOptions {
 export class TutorialServer {
   received = 0;
   private connection: ChannelModel | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   static async start(queue: string, options: TutorialServerOptions = {}): Promise<TutorialServer> {
     const server = new TutorialServer();
@@ -46,13 +47,22 @@ export class TutorialServer {
         }
         channel.ack(message);
       };
-      if (options.delayMs) setTimeout(answer, options.delayMs);
-      else answer();
+      if (options.delayMs) {
+        const timer = setTimeout(() => {
+          server.timers.delete(timer);
+          answer();
+        }, options.delayMs);
+        server.timers.add(timer);
+      } else {
+        answer();
+      }
     });
     return server;
   }
 
+  /** Stops like a killed process: what it held unacked goes back to the queue. */
   async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
     await this.connection?.close().catch(() => undefined);
   }
 }

@@ -1,0 +1,28 @@
+// Builds the apps when dist/ is missing or older than any source file, so
+// `npm start` and `npm run fib` work straight after `npm ci`.
+const { execSync } = require('node:child_process');
+const { existsSync, readdirSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const outputs = ['gateway', 'fib-worker', 'cli'].map((app) => join(root, 'dist/apps', app, 'main.js'));
+
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+function isStale() {
+  if (!outputs.every((file) => existsSync(file))) return true;
+  const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
+  return ['apps', 'libs'].some((dir) => newest(join(root, dir)) > built);
+}
+
+if (require.main === module && isStale()) {
+  process.stderr.write('building the apps (npm run build)…\n');
+  execSync('npm run build --silent', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}

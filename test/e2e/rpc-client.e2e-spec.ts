@@ -1,0 +1,219 @@
+import { encodeFibRequest } from '@app/contracts';
+import {
+  ClientClosedError,
+  NoWorkerError,
+  OverloadedError,
+  RemoteRpcError,
+  RpcClient,
+  RpcClientOptions,
+  RpcTimeoutError,
+} from '@app/rpc-client';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AMQP_URL, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import { startWorker } from '../support/apps';
+import { TutorialServer } from '../support/tutorial-peers';
+
+function fibOf(n: number): string {
+  let [a, b] = [0n, 1n];
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
+  return a.toString();
+}
+
+async function openClient(queue: string, options: RpcClientOptions = {}): Promise<RpcClient> {
+  const client = new RpcClient({ url: AMQP_URL, queue, consumerCheckIntervalMs: 200, ...options });
+  await client.connect();
+  return client;
+}
+
+/** RpcClient against the real broker and a real worker. */
+describe('RpcClient (e2e)', () => {
+  describe.each(['queue', 'direct'] as const)('reply path %s', (replyMode) => {
+    const queue = uniqueQueue(`client-${replyMode}`);
+    let worker: NestFastifyApplication;
+    let client: RpcClient;
+
+    beforeAll(async () => {
+      worker = (await startWorker(queue)).app;
+      client = await openClient(queue, { replyMode, timeoutMs: 20_000 });
+    });
+
+    afterAll(async () => {
+      await client.close();
+      await worker.close();
+      await deleteQueues(queue);
+    });
+
+    it('answers fib(30)', async () => {
+      await expect(client.call(encodeFibRequest(30))).resolves.toBe('832040');
+    });
+
+    it('answers 2000 concurrent calls, each with its own value', async () => {
+      const ns = Array.from({ length: 2000 }, (_, i) => i % 500);
+      const calls = ns.map((n) => client.call(encodeFibRequest(n)));
+      expect(client.pendingCount).toBe(2000);
+      const values = await Promise.all(calls);
+      values.forEach((value, i) => expect(value).toBe(fibOf(ns[i])));
+      expect(client.pendingCount).toBe(0);
+    });
+
+    it('turns an error reply into RemoteRpcError with its code', async () => {
+      const error: unknown = await client.call(Buffer.from('1e3')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RemoteRpcError);
+      expect(error).toMatchObject({ code: 'REMOTE', remoteCode: 'INVALID_ARGUMENT' });
+      const tooBig: unknown = await client.call(encodeFibRequest(100_001)).catch((e: unknown) => e);
+      expect(tooBig).toMatchObject({ code: 'REMOTE', remoteCode: 'OUT_OF_RANGE' });
+    });
+  });
+
+  describe('request properties', () => {
+    const queue = uniqueQueue('client-props');
+
+    afterAll(async () => deleteQueues(queue));
+
+    it('sends n as text with correlation_id, reply_to, content_type and expiration = the deadline', async () => {
+      const connection = await openBroker();
+      const channel = await connection.createChannel();
+      await channel.assertQueue(queue, { durable: false });
+      const seen = new Promise<import('amqplib').ConsumeMessage>((resolve) => {
+        void channel.consume(queue, (message) => message && resolve(message), { noAck: true });
+      });
+      const client = await openClient(queue, { timeoutMs: 1500 });
+      const call = client.call(encodeFibRequest(42)).catch((e: unknown) => e);
+      const message = await seen;
+      expect(message.content.toString()).toBe('42');
+      expect(message.properties).toMatchObject({
+        contentType: 'text/plain',
+        expiration: '1500',
+        correlationId: expect.any(String),
+        replyTo: expect.stringMatching(/^amq\.gen-/),
+      });
+      channel.sendToQueue(message.properties.replyTo as string, Buffer.from('267914296'), {
+        correlationId: message.properties.correlationId as string,
+      });
+      await expect(call).resolves.toBe('267914296');
+      await client.close();
+      await connection.close();
+    });
+  });
+
+  describe('deadlines, overload and close', () => {
+    const queue = uniqueQueue('client-slow');
+    let server: TutorialServer;
+
+    beforeAll(async () => {
+      server = await TutorialServer.start(queue, { delayMs: 400 });
+    });
+
+    afterAll(async () => {
+      await server.stop();
+      await deleteQueues(queue);
+    });
+
+    it('rejects with RpcTimeoutError at the deadline, then counts the late reply', async () => {
+      const client = await openClient(queue, { timeoutMs: 100 });
+      const started = Date.now();
+      const error: unknown = await client.call(encodeFibRequest(5)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RpcTimeoutError);
+      expect(error).toMatchObject({ code: 'TIMEOUT', timeoutMs: 100, queue });
+      expect(Date.now() - started).toBeLessThan(350);
+      await waitFor(() => client.stats.unknownReplies === 1, 3000, 'the late reply');
+      await client.close();
+    });
+
+    it('fails the call over maxInFlight at once with OverloadedError', async () => {
+      const client = await openClient(queue, { maxInFlight: 3, timeoutMs: 3000 });
+      const first = [1, 2, 3].map((n) => client.call(encodeFibRequest(n)));
+      const started = Date.now();
+      const error: unknown = await client.call(encodeFibRequest(4)).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(50);
+      expect(error).toBeInstanceOf(OverloadedError);
+      expect(error).toMatchObject({ code: 'OVERLOADED', maxInFlight: 3 });
+      await expect(Promise.all(first)).resolves.toEqual(['1', '1', '2']);
+      await client.close();
+    });
+
+    it('close() without draining settles every pending call with ClientClosedError', async () => {
+      const client = await openClient(queue, { timeoutMs: 3000 });
+      const calls = [1, 2].map((n) => client.call(encodeFibRequest(n)).catch((e: unknown) => e));
+      await client.close({ drain: false });
+      const errors = await Promise.all(calls);
+      errors.forEach((error) => expect(error).toBeInstanceOf(ClientClosedError));
+      await expect(client.call(encodeFibRequest(1))).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    });
+
+    it('close() drains: pending calls finish with their values first', async () => {
+      const client = await openClient(queue, { timeoutMs: 3000 });
+      const calls = [10, 11].map((n) => client.call(encodeFibRequest(n)));
+      await client.close();
+      await expect(Promise.all(calls)).resolves.toEqual(['55', '89']);
+    });
+  });
+
+  describe('no worker', () => {
+    it('fails fast with NoWorkerError when the queue does not exist', async () => {
+      const queue = uniqueQueue('client-absent');
+      const client = await openClient(queue, { timeoutMs: 5000 });
+      const started = Date.now();
+      const error: unknown = await client.call(encodeFibRequest(5)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NoWorkerError);
+      expect(Date.now() - started).toBeLessThan(300);
+      await client.close();
+    });
+
+    it('fails fast when the queue exists without consumers, and serves once a worker arrives', async () => {
+      const queue = uniqueQueue('client-idle');
+      const connection = await openBroker();
+      const channel = await connection.createChannel();
+      await channel.assertQueue(queue, { durable: false });
+      const client = await openClient(queue, { timeoutMs: 5000 });
+      const error: unknown = await client.call(encodeFibRequest(5)).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'NO_WORKER', reason: 'no-consumers' });
+      const { app } = await startWorker(queue);
+      await waitFor(() => client.consumerCount === 1, 3000, 'the worker to be seen');
+      await expect(client.call(encodeFibRequest(5))).resolves.toBe('5');
+      await app.close();
+      await client.close();
+      await connection.close();
+      await deleteQueues(queue);
+    });
+
+    it('fails a pending call within about two seconds when its only worker goes away', async () => {
+      const queue = uniqueQueue('client-gone');
+      const server = await TutorialServer.start(queue, { delayMs: 10_000 });
+      const client = await openClient(queue, { timeoutMs: 8000, consumerCheckIntervalMs: 1000 });
+      const call = client.call(encodeFibRequest(5)).catch((e: unknown) => e);
+      await waitFor(() => server.received === 1, 3000, 'the request to reach the server');
+      await server.stop();
+      const started = Date.now();
+      const error = await call;
+      expect(error).toMatchObject({ code: 'NO_WORKER' });
+      expect(Date.now() - started).toBeLessThan(2500);
+      await client.close();
+      await deleteQueues(queue);
+    });
+
+    it('handles the queue being deleted and re-created', async () => {
+      const queue = uniqueQueue('client-recreate');
+      const { app } = await startWorker(queue);
+      const client = await openClient(queue);
+      await expect(client.call(encodeFibRequest(6))).resolves.toBe('8');
+      await deleteQueues(queue);
+      // The worker notices the cancel and re-declares; the client keeps serving (or fails fast meanwhile).
+      await waitFor(
+        async () => (await client.call(encodeFibRequest(6)).catch((e: unknown) => e)) === '8',
+        5000,
+        'service after the queue came back',
+      );
+      await client.close();
+      await app.close();
+      await deleteQueues(queue);
+    });
+  });
+
+  it('does not keep an idle process alive once closed', async () => {
+    const client = await openClient(uniqueQueue('client-idle-close'));
+    await client.close();
+    await sleep(10);
+    expect(client.isConnected).toBe(false);
+  });
+});
