@@ -15,6 +15,7 @@ module.exports = {
     '^@app/rpc-client(|/.*)$': '<rootDir>/libs/rpc-client/src$1',
     '^@app/runtime(|/.*)$': '<rootDir>/libs/runtime/src$1',
   },
+  setupFiles: ['<rootDir>/test/support/jest.setup.ts'],
   testEnvironment: 'node',
   testTimeout: 30000,
   maxWorkers: 2,

@@ -88,4 +88,36 @@ describe('gateway error answers (e2e)', () => {
       expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', code: 'NO_WORKER' });
     });
   });
+
+  describe('over RPC_MAX_IN_FLIGHT', () => {
+    const queue = uniqueQueue('overload');
+    let server: TutorialServer;
+    let gateway: NestFastifyApplication;
+
+    beforeAll(async () => {
+      server = await TutorialServer.start(queue, { delayMs: 300 });
+      gateway = await startGateway(queue, { rpcMaxInFlight: 2 });
+    });
+
+    afterAll(async () => {
+      await gateway.close();
+      await server.stop();
+      await deleteQueues(queue);
+    });
+
+    it('→ 503 at once for the call over the cap; the others are answered', async () => {
+      const http = gateway.getHttpServer();
+      const first = [1, 2].map((n) => request(http).get(`/fib/${n}`).then((res) => res.status));
+      const { RpcClient } = await import('@app/rpc-client');
+      const client = gateway.get(RpcClient);
+      const deadline = Date.now() + 2000;
+      while (client.pendingCount < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const started = Date.now();
+      const res = await request(http).get('/fib/3').expect(503);
+      expect(Date.now() - started).toBeLessThan(100);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toMatchObject({ statusCode: 503, code: 'OVERLOADED' });
+      await expect(Promise.all(first)).resolves.toEqual([200, 200]);
+    });
+  });
 });

@@ -210,6 +210,37 @@ describe('RpcClient (e2e)', () => {
     });
   });
 
+  describe('duplicate replies', () => {
+    const queue = uniqueQueue('client-dup');
+    let server: TutorialServer;
+
+    beforeAll(async () => {
+      // A worker that answers every request twice, as a redelivered request would be.
+      server = await TutorialServer.start(queue, {
+        reply: (message, channel) => {
+          for (let i = 0; i < 2; i++) {
+            channel.sendToQueue(message.properties.replyTo as string, Buffer.from('21'), {
+              correlationId: message.properties.correlationId as string,
+            });
+          }
+        },
+      });
+    });
+
+    afterAll(async () => {
+      await server.stop();
+      await deleteQueues(queue);
+    });
+
+    it('gives the caller one result and discards and counts the repeat', async () => {
+      const client = await openClient(queue);
+      await expect(client.call(encodeFibRequest(8))).resolves.toBe('21');
+      await waitFor(() => client.stats.unknownReplies === 1, 2000, 'the repeat to be counted');
+      expect(client.pendingCount).toBe(0);
+      await client.close();
+    });
+  });
+
   it('does not keep an idle process alive once closed', async () => {
     const client = await openClient(uniqueQueue('client-idle-close'));
     await client.close();

@@ -26,7 +26,22 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
     new FastifyAdapter({ routerOptions: { maxParamLength: 10_000 } }),
     { logger: nestLogLevels(config.logLevel), abortOnError: false },
   );
+  closeKeepAliveConnectionsOnClose(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
+}
+
+/**
+ * Fastify's close() drops the keep-alive connections that are idle when it
+ * starts; those still busy become idle later and would hold the process open
+ * for the keep-alive timeout. Sweep them until the server has closed.
+ */
+function closeKeepAliveConnectionsOnClose(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('preClose', (done) => {
+    const sweep = setInterval(() => fastify.server.closeIdleConnections(), 50);
+    fastify.server.once('close', () => clearInterval(sweep));
+    done();
+  });
 }

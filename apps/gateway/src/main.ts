@@ -8,7 +8,7 @@ async function bootstrap(): Promise<void> {
   const logger = new Logger('Gateway');
   closeOnSignals(app, (line) => logger.log(line));
   await app.listen(config.port, '0.0.0.0');
-  logger.log(`gateway listening on http://localhost:${config.port}/fib/30`);
+  logger.log(`gateway listening on ${await app.getUrl()} (try /fib/30)`);
 }
 
 void bootstrap();

@@ -1,0 +1,65 @@
+import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../support/broker';
+import { AppProcess } from '../support/app-process';
+import { httpGet, tally } from '../support/http';
+import { TcpProxy } from '../support/tcp-proxy';
+import { TutorialServer } from '../support/tutorial-peers';
+
+/** Start-up without a broker, bad configuration, and graceful shutdown of the built gateway. */
+describe('gateway lifecycle (fault)', () => {
+  const processes: AppProcess[] = [];
+  const queues: string[] = [];
+
+  afterAll(async () => {
+    for (const app of processes) await app.stop();
+    await deleteQueues(...queues);
+  });
+
+  it('starts without a broker, says where it tries, answers 503, and connects once the broker is there', async () => {
+    const proxy = await TcpProxy.start();
+    await proxy.cut();
+    const gateway = new AppProcess('gateway', { AMQP_URL: proxy.url, RPC_QUEUE: uniqueQueue('gw-nobroker') });
+    processes.push(gateway);
+    const url = await gateway.httpUrl();
+    await gateway.waitForOutput(new RegExp(`cannot connect to amqp://guest:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}`));
+    expect((await httpGet(`${url}/health`)).status).toBe(503);
+    const answer = await httpGet(`${url}/fib/5`);
+    expect(answer.status).toBe(503);
+    expect(answer.ms).toBeLessThan(300);
+    expect(gateway.running).toBe(true);
+    await proxy.restore();
+    await waitFor(async () => (await httpGet(`${url}/health`)).status === 200, 10_000, 'health 200');
+    await proxy.cut();
+  });
+
+  it.each(['gateway', 'fib-worker', 'cli'] as const)(
+    '%s exits 1 with one line naming a bad variable',
+    async (name) => {
+      const app = new AppProcess(name, { RPC_TIMEOUT_MS: 'soon' }, ['5']);
+      processes.push(app);
+      expect(await app.exited).toEqual({ code: 1, signal: null });
+      expect(app.output).toBe('configuration error: invalid RPC_TIMEOUT_MS="soon": expected an integer from 1 to 2147483647\n');
+    },
+  );
+
+  it('on SIGTERM stops accepting, lets pending calls finish, and exits 0', async () => {
+    const queue = uniqueQueue('gw-term');
+    queues.push(queue);
+    const server = await TutorialServer.start(queue, { delayMs: 200 });
+    const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, RPC_TIMEOUT_MS: '5000' });
+    processes.push(gateway);
+    try {
+      const url = await gateway.httpUrl();
+      await waitFor(async () => (await httpGet(`${url}/health`)).status === 200, 10_000, 'health 200');
+      const calls = Array.from({ length: 8 }, (_, i) => httpGet(`${url}/fib/${i + 10}`));
+      await waitFor(() => server.received >= 1, 5000, 'a request at the server');
+      gateway.signal('SIGTERM');
+      const answers = await Promise.all(calls);
+      expect(tally(answers)).toEqual({ '200': 8 });
+      expect(answers.map((a) => a.body.n)).toEqual([10, 11, 12, 13, 14, 15, 16, 17]);
+      expect(await gateway.exited).toEqual({ code: 0, signal: null });
+      await expect(httpGet(`${url}/health`, 1000)).rejects.toThrow();
+    } finally {
+      await server.stop();
+    }
+  });
+});

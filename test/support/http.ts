@@ -1,0 +1,30 @@
+export interface HttpAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+  ms: number;
+}
+
+/** GET with a hard client-side limit, so a hung answer fails the test instead of hanging it. */
+export async function httpGet(url: string, limitMs = 15_000): Promise<HttpAnswer> {
+  const started = Date.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(limitMs) });
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, body, headers: res.headers, ms: Date.now() - started };
+}
+
+/** Tallies answers by status (and error code), e.g. { '200': 3, '503 CONNECTION_LOST': 2 }. */
+export function tally(answers: HttpAnswer[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { status, body } of answers) {
+    const key = typeof body.code === 'string' ? `${status} ${body.code}` : String(status);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
