@@ -13,6 +13,7 @@ import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microse
 import { backoffDelayMs, connectAmqp, describeError, redactUrl } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { isObservable, lastValueFrom } from 'rxjs';
+import { AckBatcher } from './ack-batcher';
 import { RpcQueueContext } from './rpc-queue.context';
 import { RpcQueueServerOptions, RpcQueueServerStats } from './rpc-queue.interfaces';
 
@@ -20,6 +21,7 @@ interface Link {
   connection: ChannelModel;
   channel: Channel;
   consumerTag: string;
+  acks: AckBatcher;
 }
 
 /**
@@ -94,8 +96,9 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
         await connection.close();
         return;
       }
-      const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(message, channel));
-      const link: Link = { connection, channel, consumerTag };
+      const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
+      const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(message, channel, acks));
+      const link: Link = { connection, channel, consumerTag, acks };
       this.watch(link);
       this.link = link;
       this.reconnectAttempt = 0;
@@ -126,7 +129,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     this.reconnectTimer = setTimeout(() => void this.attemptConnect(), delay);
   }
 
-  private onMessage(message: ConsumeMessage | null, channel: Channel): void {
+  private onMessage(message: ConsumeMessage | null, channel: Channel, acks: AckBatcher): void {
     if (message === null) {
       // The broker cancelled us (queue deleted): start over, which re-declares it.
       this.logger.warn(`consumer of ${this.options.queue} cancelled by the broker; re-declaring`);
@@ -134,18 +137,19 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       return;
     }
     this.inHand++;
-    void this.answer(message, channel).finally(() => {
+    acks.received(message);
+    void this.answer(message, channel, acks).finally(() => {
       this.inHand--;
       if (this.inHand === 0 && this.onIdle !== undefined) this.onIdle();
     });
   }
 
-  private async answer(message: ConsumeMessage, channel: Channel): Promise<void> {
+  private async answer(message: ConsumeMessage, channel: Channel, acks: AckBatcher): Promise<void> {
     const { replyTo, correlationId } = message.properties as { replyTo?: string; correlationId?: string };
     if (!replyTo) {
       this.stats.dropped++;
       this.logger.warn(`request without reply_to dropped (correlation id ${correlationId ?? 'none'})`);
-      channel.ack(message);
+      acks.done(message);
       return;
     }
     let body: Buffer;
@@ -166,7 +170,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
         channel.publish('', replyTo, body, { correlationId, contentType: ERROR_CONTENT_TYPE, type: ERROR_REPLY_TYPE });
         this.stats.failed[failure.code] = (this.stats.failed[failure.code] ?? 0) + 1;
       }
-      channel.ack(message);
+      acks.done(message);
     } catch (error) {
       // Channel gone before the ack: the broker redelivers the request to a live worker.
       this.logger.warn(`reply not sent (${describeError(error)}); the request will be redelivered`);

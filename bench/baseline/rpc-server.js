@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The RabbitMQ tutorial's rpc_server.js, kept as written, plus two settings a
+// fair baseline needs: TCP_NODELAY (amqplib leaves Nagle on) and a prefetch
+// from the environment (the tutorial uses 1).
+const amqp = require('amqplib');
+
+const url = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
+const queue = process.env.RPC_QUEUE || 'rpc_queue';
+const prefetch = Number(process.env.PREFETCH || 1);
+
+function fibonacci(n) {
+  // fast doubling, as ours, so the baseline computes the same way
+  let a = 0n, b = 1n;
+  for (let bit = 1 << 30; bit > 0; bit >>>= 1) {
+    if (bit > n) continue;
+    const c = a * (2n * b - a), d = a * a + b * b;
+    if (n & bit) { a = d; b = c + d; } else { a = c; b = d; }
+  }
+  return a;
+}
+
+amqp.connect(url, { noDelay: true }).then(async (connection) => {
+  const channel = await connection.createChannel();
+  await channel.assertQueue(queue, { durable: false });
+  await channel.prefetch(prefetch);
+  await channel.consume(queue, (msg) => {
+    const n = parseInt(msg.content.toString(), 10);
+    channel.sendToQueue(msg.properties.replyTo, Buffer.from(fibonacci(n).toString()), {
+      correlationId: msg.properties.correlationId,
+    });
+    channel.ack(msg);
+  });
+  process.stdout.write(' [x] Awaiting RPC requests\n');
+  process.on('SIGTERM', () => connection.close().then(() => process.exit(0)));
+});
