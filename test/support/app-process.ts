@@ -39,10 +39,13 @@ export class AppProcess {
 
   /** Waits for a line of output matching `pattern`; returns its match. */
   async waitForOutput(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-    await waitFor(() => pattern.test(this.output), timeoutMs, `${this.name} to print ${pattern}`).catch((error: Error) => {
+    const what = `${this.name} to print ${pattern}`;
+    await waitFor(() => pattern.test(this.output) || !this.running, timeoutMs, what).catch((error: Error) => {
       throw new Error(`${error.message}\n--- ${this.name} output ---\n${this.output}`);
     });
-    return this.output.match(pattern) as RegExpMatchArray;
+    const match = this.output.match(pattern);
+    if (match === null) throw new Error(`${this.name} exited waiting for ${pattern}\n--- output ---\n${this.output}`);
+    return match;
   }
 
   /** Base URL of the gateway once it listens. */

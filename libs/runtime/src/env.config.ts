@@ -39,7 +39,7 @@ export const CONFIG_DEFAULTS: AppConfig = {
   rpcMaxInFlight: 5000,
   rpcReplyMode: 'queue',
   fibMaxN: DEFAULT_FIB_MAX_N,
-  workerPrefetch: 32,
+  workerPrefetch: 100,
   port: 3000,
   workerHttpPort: 3001,
   logLevel: 'info',

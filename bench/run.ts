@@ -1,0 +1,363 @@
+/**
+ * `npm run bench`: every figure measured in this one run, against the local
+ * broker, as medians of interleaved repetitions with min–max spread and
+ * ratios to a baseline measured alongside. Every answer is checked; a wrong
+ * one makes the run invalid (exit 1). Writes bench/results/latest.md too.
+ *
+ * BENCH_REPS (default 5) sets the repetitions.
+ */
+import { encodeFibRequest } from '@app/contracts';
+import { fib } from '@app/fib';
+import { RpcClient } from '@app/rpc-client';
+import { CONFIG_DEFAULTS } from '@app/runtime';
+import { Logger } from '@nestjs/common';
+import autocannon from 'autocannon';
+import { ChildProcess, execSync, spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AMQP_URL, deleteQueues, sleep, uniqueQueue } from '../test/support/broker';
+import { AppProcess } from '../test/support/app-process';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BaselineClient } = require('./baseline/rpc-client.js') as {
+  BaselineClient: { open(url: string, queue: string): Promise<{ call(n: number): Promise<string>; close(): Promise<void> }> };
+};
+
+const ROOT = join(__dirname, '..');
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const PREFETCH = Number(process.env.WORKER_PREFETCH ?? CONFIG_DEFAULTS.workerPrefetch);
+const V30 = '832040';
+Logger.overrideLogger(['error']);
+
+let invalid = 0;
+function check(ok: boolean, what: string): void {
+  if (!ok) {
+    invalid++;
+    process.stderr.write(`WRONG ANSWER: ${what}\n`);
+  }
+}
+
+const brokerPid = execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
+function cpuMs(pid: number | string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface RpcFigures {
+  callsPerSec: number;
+  p50: number;
+  p99: number;
+  /** CPU µs per call: caller, server, broker. */
+  cpuClient: number;
+  cpuServer: number;
+  cpuBroker: number;
+}
+
+async function rpcRun(call: () => Promise<string>, serverPid: number, concurrency: number, total: number): Promise<RpcFigures> {
+  const latencies = new Float64Array(total);
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const server0 = cpuMs(serverPid);
+  const broker0 = cpuMs(brokerPid);
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = process.hrtime.bigint();
+        const value = await call();
+        latencies[i] = Number(process.hrtime.bigint() - t) / 1e6;
+        if (value !== V30) check(false, `fib(30) = ${value}`);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  latencies.sort();
+  return {
+    callsPerSec: total / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuClient: (cpu.user + cpu.system) / total,
+    cpuServer: ((cpuMs(serverPid) - server0) * 1000) / total,
+    cpuBroker: ((cpuMs(brokerPid) - broker0) * 1000) / total,
+  };
+}
+
+/** Starts a helper process and resolves once it prints its ready line, with that output. */
+function startProcess(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Awaiting|listening on/.test(output)) resolve({ child, output });
+    });
+  });
+}
+
+async function startWorker(queue: string, prefetch = PREFETCH): Promise<AppProcess> {
+  const worker = new AppProcess('fib-worker', { AMQP_URL, RPC_QUEUE: queue, WORKER_PREFETCH: String(prefetch), LOG_LEVEL: 'info' });
+  await worker.waitForOutput(/consuming /);
+  return worker;
+}
+
+const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const spread = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
+
+type Series = Record<string, RpcFigures[]>;
+
+function rpcTable(title: string, series: Series, baseline: string): string[] {
+  const base = series[baseline];
+  const lines = [
+    `### ${title}`,
+    '',
+    '| variant | calls/s (median, min–max) | × baseline | p50 ms | × baseline | p99 ms | CPU µs/call client / server / broker |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, runs] of Object.entries(series)) {
+    const rate = runs.map((r) => r.callsPerSec);
+    const p50 = median(runs.map((r) => r.p50));
+    lines.push(
+      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / median(base.map((r) => r.callsPerSec))).toFixed(2)} | ${p50.toFixed(3)} | ${(p50 / median(base.map((r) => r.p50))).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${[
+        median(runs.map((r) => r.cpuClient)),
+        median(runs.map((r) => r.cpuServer)),
+        median(runs.map((r) => r.cpuBroker)),
+      ]
+        .map((x) => x.toFixed(1))
+        .join(' / ')} |`,
+    );
+  }
+  return [...lines, ''];
+}
+
+async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }> {
+  const queue = uniqueQueue('bench-ours');
+  const baseQueue = uniqueQueue('bench-base');
+  const worker = await startWorker(queue);
+  const { child: baseServer } = await startProcess([join(ROOT, 'bench/baseline/rpc-server.js')], {
+    RPC_QUEUE: baseQueue,
+    PREFETCH: String(PREFETCH),
+  });
+  const baseClient = await BaselineClient.open(AMQP_URL, baseQueue);
+  const ours = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue' });
+  const oursDirect = new RpcClient({ url: AMQP_URL, queue, replyMode: 'direct' });
+  await Promise.all([ours.connect(), oursDirect.connect()]);
+  const body = encodeFibRequest(30);
+  const variants: [string, () => Promise<string>, number][] = [
+    ['amqplib tutorial-style baseline', () => baseClient.call(30), baseServer.pid as number],
+    ['ours: RpcClient (callback queue) + fib-worker', () => ours.call(body), worker.pid],
+    ['ours: RpcClient (direct reply-to) + fib-worker', () => oursDirect.call(body), worker.pid],
+  ];
+  const c1: Series = {};
+  const c100: Series = {};
+  for (const [, call, pid] of variants) await rpcRun(call, pid, 100, 5000); // warm-up
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [name, call, pid] of variants) {
+      (c1[name] ??= []).push(await rpcRun(call, pid, 1, 2000));
+      (c100[name] ??= []).push(await rpcRun(call, pid, 100, 30_000));
+    }
+  }
+  await Promise.all([ours.close(), oursDirect.close(), baseClient.close()]);
+  baseServer.kill('SIGTERM');
+  worker.signal('SIGTERM');
+  await worker.exited;
+  await deleteQueues(queue, baseQueue);
+  const baseline = variants[0][0];
+  return {
+    lines: [
+      ...rpcTable('1. RPC, concurrency 1 (latency): fib(30)', c1, baseline),
+      ...rpcTable('1. RPC, concurrency 100 (throughput): fib(30)', c100, baseline),
+    ],
+    c1,
+    c100,
+  };
+}
+
+interface HttpFigures {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+async function cannon(url: string): Promise<HttpFigures> {
+  const result = await autocannon({
+    url: `${url}/fib/30`,
+    connections: 100,
+    duration: 5,
+    expectBody: JSON.stringify({ n: 30, value: V30 }),
+  });
+  check(result.mismatches === 0 && result.non2xx === 0 && result.errors === 0 && result.timeouts === 0,
+    `HTTP: ${result.mismatches} mismatches, ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { reqPerSec: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+async function benchGateway(rpcBaselineRate: number): Promise<{ lines: string[]; gateway: HttpFigures[] }> {
+  const queue = uniqueQueue('bench-gw');
+  const worker = await startWorker(queue);
+  const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: 'info' });
+  const gatewayUrl = await gateway.httpUrl();
+  const { child: ceiling, output } = await startProcess(
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'bench/http-ceiling.ts')],
+    { PORT: '0' },
+  );
+  const ceilingUrl = (/listening on (\S+)/.exec(output) as RegExpExecArray)[1];
+  await cannon(gatewayUrl);
+  await cannon(ceilingUrl);
+  const runs: Record<string, HttpFigures[]> = { 'gateway → broker → fib-worker': [], 'Nest + Fastify, fib in-process (HTTP ceiling)': [] };
+  for (let rep = 0; rep < Math.max(3, Math.ceil(REPS / 2)); rep++) {
+    runs['gateway → broker → fib-worker'].push(await cannon(gatewayUrl));
+    runs['Nest + Fastify, fib in-process (HTTP ceiling)'].push(await cannon(ceilingUrl));
+  }
+  gateway.signal('SIGTERM');
+  worker.signal('SIGTERM');
+  ceiling.kill('SIGTERM');
+  await Promise.all([gateway.exited, worker.exited]);
+  await deleteQueues(queue);
+  const lines = [
+    '### 2. Gateway end to end: autocannon, 100 connections, 5 s, GET /fib/30',
+    '',
+    '| variant | req/s (median, min–max) | × RPC baseline (c=100) | p50 ms | p99 ms |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, figures] of Object.entries(runs)) {
+    const rate = figures.map((f) => f.reqPerSec);
+    lines.push(
+      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / rpcBaselineRate).toFixed(2)} | ${median(figures.map((f) => f.p50))} | ${median(figures.map((f) => f.p99))} |`,
+    );
+  }
+  return { lines: [...lines, ''], gateway: runs['gateway → broker → fib-worker'] };
+}
+
+async function benchCompute(): Promise<{ lines: string[]; fib1e5: number }> {
+  const queue = uniqueQueue('bench-compute');
+  const worker = await startWorker(queue);
+  const client = new RpcClient({ url: AMQP_URL, queue, timeoutMs: 30_000 });
+  await client.connect();
+  const lines = [
+    '### 3. Compute: fib(n) exact, with its decimal string',
+    '',
+    '| n | digits | in-process ms (median of 30) | over RPC, sequential ms (median of 30) |',
+    '| --- | --- | --- | --- |',
+  ];
+  let fib1e5 = 0;
+  for (const n of [1_000, 10_000, 100_000]) {
+    const expected = fib(n).toString();
+    const local: number[] = [];
+    const remote: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      let t = process.hrtime.bigint();
+      const value = fib(n).toString();
+      local.push(Number(process.hrtime.bigint() - t) / 1e6);
+      check(value === expected, `local fib(${n})`);
+      t = process.hrtime.bigint();
+      const answer = await client.call(encodeFibRequest(n));
+      remote.push(Number(process.hrtime.bigint() - t) / 1e6);
+      check(answer === expected, `remote fib(${n})`);
+    }
+    if (n === 100_000) fib1e5 = median(local);
+    lines.push(`| ${fmt(n)} | ${fmt(expected.length)} | ${median(local).toFixed(3)} | ${median(remote).toFixed(3)} |`);
+  }
+  await client.close();
+  worker.signal('SIGTERM');
+  await worker.exited;
+  await deleteQueues(queue);
+  return { lines: [...lines, ''], fib1e5 };
+}
+
+async function benchReplicas(): Promise<string[]> {
+  const queue = uniqueQueue('bench-replicas');
+  const n = 100_000;
+  const expected = fib(n).toString();
+  const first = await startWorker(queue);
+  const client = new RpcClient({ url: AMQP_URL, queue, timeoutMs: 60_000, consumerCheckIntervalMs: 200 });
+  await client.connect();
+  const body = encodeFibRequest(n);
+  const run = async (): Promise<number> => {
+    const total = 400;
+    let next = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next++ < total) check((await client.call(body)) === expected, `fib(${n}) over RPC`);
+      }),
+    );
+    return total / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  const one: number[] = [];
+  const two: number[] = [];
+  await run();
+  for (let rep = 0; rep < 3; rep++) {
+    one.push(await run());
+    const second = await startWorker(queue);
+    while (client.consumerCount < 2) await sleep(50);
+    two.push(await run());
+    second.signal('SIGTERM');
+    await second.exited;
+    while (client.consumerCount > 1) await sleep(50);
+  }
+  await client.close();
+  first.signal('SIGTERM');
+  await first.exited;
+  await deleteQueues(queue);
+  return [
+    `### 4. Replicas: fib(${fmt(n)}) over RPC, 32 calls in flight, 400 calls a run`,
+    '',
+    '| workers | calls/s (median, min–max) | × one worker |',
+    '| --- | --- | --- |',
+    `| 1 | ${fmt(median(one))} (${spread(one)}) | 1.00 |`,
+    `| 2 | ${fmt(median(two))} (${spread(two)}) | ${(median(two) / median(one)).toFixed(2)} |`,
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const rabbit = execSync("rabbitmqctl version 2>/dev/null || echo '?'").toString().trim();
+  const header = [
+    `## fib-rpc benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, RabbitMQ ${rabbit}; broker, callers and servers share the cores. ` +
+      `Medians of ${REPS} interleaved repetitions (min–max in brackets); worker and baseline prefetch ${PREFETCH}; TCP_NODELAY on everywhere.`,
+    '',
+  ];
+  const rpc = await benchRpc();
+  const baselineName = 'amqplib tutorial-style baseline';
+  const oursName = 'ours: RpcClient (callback queue) + fib-worker';
+  const rate = (s: Series, k: string): number => median(s[k].map((r) => r.callsPerSec));
+  const p50 = (s: Series, k: string): number => median(s[k].map((r) => r.p50));
+  const gateway = await benchGateway(rate(rpc.c100, baselineName));
+  const compute = await benchCompute();
+  const replicas = await benchReplicas();
+
+  const gwRate = median(gateway.gateway.map((g) => g.reqPerSec));
+  const gwP99 = median(gateway.gateway.map((g) => g.p99));
+  const targets = [
+    ['RPC throughput at c=100 ≥ 1.0× baseline', rate(rpc.c100, oursName) / rate(rpc.c100, baselineName), (x: number) => x >= 1.0, (x: number) => `${x.toFixed(2)}×`],
+    ['sequential p50 ≤ 1.1× baseline', p50(rpc.c1, oursName) / p50(rpc.c1, baselineName), (x: number) => x <= 1.1, (x: number) => `${x.toFixed(2)}×`],
+    ['gateway ≥ 0.5× RPC baseline calls/s', gwRate / rate(rpc.c100, baselineName), (x: number) => x >= 0.5, (x: number) => `${x.toFixed(2)}×`],
+    ['gateway p99 < 25 ms', gwP99, (x: number) => x < 25, (x: number) => `${x} ms`],
+    ['fib(100000) < 5 ms', compute.fib1e5, (x: number) => x < 5, (x: number) => `${x.toFixed(2)} ms`],
+  ] as const;
+  const targetLines = ['### Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
+  for (const [name, value, ok, show] of targets) targetLines.push(`| ${name} | ${show(value)} | ${ok(value) ? 'yes' : 'NO'} |`);
+  const footer = ['', invalid === 0 ? `All answers checked: correct. Run took ${Math.round((Date.now() - started) / 1000)} s.` : `INVALID RUN: ${invalid} wrong answers.`, ''];
+  const report = [...header, ...targetLines, '', ...rpc.lines, ...gateway.lines, ...compute.lines, ...replicas, ...footer].join('\n');
+  process.stdout.write(`\n${report}`);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), report);
+  process.exit(invalid === 0 ? 0 : 1);
+}
+
+void main();
