@@ -49,6 +49,6 @@ describe('gateway GET /fib/:n (e2e)', () => {
 
   it('GET /health → 200 with the broker up and one worker', async () => {
     const res = await request(gateway.getHttpServer()).get('/health').expect(200);
-    expect(res.body).toMatchObject({ status: 'ok', broker: 'up', workers: 1 });
+    expect(res.body).toMatchObject({ status: 'ok', info: { broker: { status: 'up', workers: 1 } } });
   });
 });

@@ -1,6 +1,10 @@
+/** A JSON body, loosely typed for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonBody = Record<string, any>;
+
 export interface HttpAnswer {
   status: number;
-  body: Record<string, unknown>;
+  body: JsonBody;
   headers: Headers;
   ms: number;
 }
@@ -10,9 +14,9 @@ export async function httpGet(url: string, limitMs = 15_000): Promise<HttpAnswer
   const started = Date.now();
   const res = await fetch(url, { signal: AbortSignal.timeout(limitMs) });
   const text = await res.text();
-  let body: Record<string, unknown>;
+  let body: JsonBody;
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
+    body = JSON.parse(text) as JsonBody;
   } catch {
     body = { raw: text };
   }

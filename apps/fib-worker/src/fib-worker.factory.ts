@@ -1,28 +1,29 @@
-import { AppConfig, nestLogLevels } from '@app/runtime';
+import { echoRequestId, requestIdFastifyOptions } from '@app/observability';
+import { AppConfig } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { FIB_PATTERN } from './fib-worker.constants';
 import { FibWorkerModule } from './fib-worker.module';
 import { RpcQueueServer } from './rpc-queue/rpc-queue.server';
 
-export type WorkerConfig = Pick<AppConfig, 'amqpUrl' | 'rpcQueue' | 'workerPrefetch' | 'fibMaxN' | 'logLevel'>;
-
 /**
  * The worker app: the RPC transport on the request queue plus a small HTTP
- * server for health. Started by main.ts and by the e2e tests alike.
+ * server for health and metrics. Started by main.ts and by the e2e tests alike.
  */
-export async function createFibWorker(config: WorkerConfig): Promise<NestFastifyApplication> {
+export async function createFibWorker(config: AppConfig): Promise<NestFastifyApplication> {
   const server = new RpcQueueServer({
     url: config.amqpUrl,
     queue: config.rpcQueue,
     prefetch: config.workerPrefetch,
     pattern: FIB_PATTERN,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    FibWorkerModule.forRoot({ fibMaxN: config.fibMaxN }, server),
-    new FastifyAdapter(),
-    { logger: nestLogLevels(config.logLevel), abortOnError: false },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(FibWorkerModule.forRoot(config, server), new FastifyAdapter(requestIdFastifyOptions), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  echoRequestId(app);
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   return app;

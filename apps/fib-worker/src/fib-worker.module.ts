@@ -1,21 +1,29 @@
+import { loggerOptions, MetricsModule } from '@app/observability';
+import { AppConfig } from '@app/runtime';
 import { DynamicModule, Module } from '@nestjs/common';
-import { FIB_WORKER_SETTINGS } from './fib-worker.constants';
-import { FibWorkerSettings } from './fib-worker.interfaces';
+import { ConfigModule } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
 import { FibController } from './fib/fib.controller';
+import { ConsumerHealthIndicator } from './health/consumer.health';
 import { HealthController } from './health/health.controller';
+import { WorkerMetrics } from './metrics/worker.metrics';
 import { RpcQueueServer } from './rpc-queue/rpc-queue.server';
 
 @Module({})
 export class FibWorkerModule {
-  /** `server` is the transport the app is connected to; the health check reads its state. */
-  static forRoot(settings: FibWorkerSettings, server: RpcQueueServer): DynamicModule {
+  /** `server` is the transport the app is connected to; health and metrics read its state. */
+  static forRoot(config: AppConfig, server: RpcQueueServer): DynamicModule {
     return {
       module: FibWorkerModule,
-      controllers: [FibController, HealthController],
-      providers: [
-        { provide: FIB_WORKER_SETTINGS, useValue: settings },
-        { provide: RpcQueueServer, useValue: server },
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
+        LoggerModule.forRoot(loggerOptions('fib-worker', config.logLevel)),
+        MetricsModule.forRoot(),
+        TerminusModule.forRoot({ logger: false }),
       ],
+      controllers: [FibController, HealthController],
+      providers: [{ provide: RpcQueueServer, useValue: server }, WorkerMetrics, ConsumerHealthIndicator],
     };
   }
 }

@@ -1,5 +1,2 @@
-/** Token of the gateway's settings (`GatewaySettings`). */
-export const GATEWAY_SETTINGS = 'GATEWAY:SETTINGS';
-
 /** Seconds a client is told to wait (`Retry-After`) after a 503. */
 export const RETRY_AFTER_SECONDS = 1;

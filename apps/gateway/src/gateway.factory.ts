@@ -1,31 +1,29 @@
-import { AppConfig, nestLogLevels } from '@app/runtime';
+import { echoRequestId, requestIdFastifyOptions } from '@app/observability';
+import { AppConfig } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 
-export type GatewayConfig = Pick<
-  AppConfig,
-  'amqpUrl' | 'rpcQueue' | 'rpcTimeoutMs' | 'rpcMaxInFlight' | 'rpcReplyMode' | 'fibMaxN' | 'logLevel'
->;
-
 /** The gateway app, initialised (connected to the broker) but not listening. */
-export async function createGateway(config: GatewayConfig): Promise<NestFastifyApplication> {
+export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    GatewayModule.forRoot(
-      { fibMaxN: config.fibMaxN },
-      {
-        url: config.amqpUrl,
-        queue: config.rpcQueue,
-        timeoutMs: config.rpcTimeoutMs,
-        maxInFlight: config.rpcMaxInFlight,
-        replyMode: config.rpcReplyMode,
-        connectionName: 'fib-rpc gateway',
-      },
-    ),
+    GatewayModule.forRoot(config),
     // A long malformed :n must still reach the pipe (400), not miss the route (404).
-    new FastifyAdapter({ routerOptions: { maxParamLength: 10_000 } }),
-    { logger: nestLogLevels(config.logLevel), abortOnError: false },
+    new FastifyAdapter({ ...requestIdFastifyOptions, routerOptions: { maxParamLength: 10_000 } }),
+    { bufferLogs: true, abortOnError: false },
   );
+  app.useLogger(app.get(Logger));
+  echoRequestId(app);
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('fib-rpc gateway')
+      .setDescription('fib(n) over RabbitMQ request/reply; see the contract for every answer')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
   closeKeepAliveConnectionsOnClose(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -1,26 +1,49 @@
-import { RpcClientModule, RpcClientOptions } from '@app/rpc-client';
+import { loggerOptions, MetricsModule } from '@app/observability';
+import { RpcClientModule } from '@app/rpc-client';
+import { AppConfig } from '@app/runtime';
 import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
 import { FibNPipe } from './fib/fib-n.pipe';
 import { FibController } from './fib/fib.controller';
 import { FibService } from './fib/fib.service';
 import { RpcClientErrorFilter } from './fib/rpc-client-error.filter';
-import { GATEWAY_SETTINGS } from './gateway.constants';
-import { GatewaySettings } from './gateway.interfaces';
+import { BrokerHealthIndicator } from './health/broker.health';
 import { HealthController } from './health/health.controller';
+import { GatewayMetrics } from './metrics/gateway.metrics';
 
 @Module({})
 export class GatewayModule {
-  static forRoot(settings: GatewaySettings, rpc: RpcClientOptions): DynamicModule {
+  /** `config` is the validated environment (see loadConfig); ConfigService serves it typed. */
+  static forRoot(config: AppConfig): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [RpcClientModule.forRoot(rpc)],
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
+        LoggerModule.forRoot(loggerOptions('gateway', config.logLevel)),
+        MetricsModule.forRoot(),
+        TerminusModule.forRoot({ logger: false }),
+        RpcClientModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (settings: ConfigService<AppConfig, true>) => ({
+            url: settings.get('amqpUrl', { infer: true }),
+            queue: settings.get('rpcQueue', { infer: true }),
+            timeoutMs: settings.get('rpcTimeoutMs', { infer: true }),
+            maxInFlight: settings.get('rpcMaxInFlight', { infer: true }),
+            replyMode: settings.get('rpcReplyMode', { infer: true }),
+            connectionName: 'fib-rpc gateway',
+          }),
+        }),
+      ],
       controllers: [FibController, HealthController],
       providers: [
-        { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: APP_FILTER, useClass: RpcClientErrorFilter },
         FibNPipe,
         FibService,
+        GatewayMetrics,
+        BrokerHealthIndicator,
       ],
     };
   }

@@ -52,6 +52,14 @@ export interface RpcCallOptions {
   headers?: Record<string, string>;
 }
 
+/** A call in flight, as `RpcClient.send` returns it. */
+export interface RpcCall {
+  /** The request's correlation id; undefined if the call was refused before sending. */
+  correlationId: string | undefined;
+  /** The reply body as text, or an RpcClientError. */
+  reply: Promise<string>;
+}
+
 /** Counters a client keeps since it was created; read them for metrics. */
 export interface RpcClientStats {
   /** Replies whose correlation id matched no pending call: late, duplicate or foreign. */

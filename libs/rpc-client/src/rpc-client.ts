@@ -14,7 +14,7 @@ import {
   RpcTimeoutError,
 } from './errors';
 import { RPC_CLIENT_DEFAULTS } from './rpc-client.constants';
-import { RpcCallOptions, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
+import { RpcCall, RpcCallOptions, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
 
 interface PendingCall {
   resolve(value: string): void;
@@ -103,13 +103,18 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
    * Rejects with an RpcClientError subclass; see RpcClientErrorCode.
    */
   call(body: Buffer, options: RpcCallOptions = {}): Promise<string> {
+    return this.send(body, options).reply;
+  }
+
+  /** Like `call`, also telling the correlation id the request went out with (for logs). */
+  send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
     const failure = this.refusal();
-    if (failure) return Promise.reject(failure);
+    if (failure) return { correlationId: undefined, reply: Promise.reject(failure) };
     const link = this.link as Link;
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const correlationId = this.idPrefix + (this.nextId++).toString(36);
 
-    return new Promise<string>((resolve, reject) => {
+    const reply = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.onDeadline(correlationId, timeoutMs), timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
       try {
@@ -126,6 +131,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         this.settle(correlationId)?.reject(new ConnectionLostError(this.options.queue, correlationId));
       }
     });
+    return { correlationId, reply };
   }
 
   /**

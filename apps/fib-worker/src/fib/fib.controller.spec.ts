@@ -1,22 +1,28 @@
-import { Test } from '@nestjs/testing';
+import { ConfigService } from '@nestjs/config';
 import { RpcException } from '@nestjs/microservices';
-import { FIB_WORKER_SETTINGS } from '../fib-worker.constants';
+import { Test } from '@nestjs/testing';
+import { WorkerMetrics } from '../metrics/worker.metrics';
 import { FibController } from './fib.controller';
 
 describe('FibController', () => {
   let controller: FibController;
+  const computed: number[] = [];
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
       controllers: [FibController],
-      providers: [{ provide: FIB_WORKER_SETTINGS, useValue: { fibMaxN: 1000 } }],
+      providers: [
+        { provide: ConfigService, useValue: new ConfigService({ fibMaxN: 1000 }) },
+        { provide: WorkerMetrics, useValue: { computed: (n: number) => computed.push(n) } },
+      ],
     }).compile();
     controller = moduleRef.get(FibController);
   });
 
-  it('answers fib(n) in decimal', () => {
+  it('answers fib(n) in decimal and records the compute time', () => {
     expect(controller.compute(Buffer.from('30'))).toBe('832040');
     expect(controller.compute(Buffer.from('100'))).toBe('354224848179261915075');
+    expect(computed).toEqual([30, 100]);
   });
 
   it.each([

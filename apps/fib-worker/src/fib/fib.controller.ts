@@ -1,24 +1,36 @@
 import { FibArgumentError, parseFibN } from '@app/contracts';
 import { fib } from '@app/fib';
-import { Controller, Inject } from '@nestjs/common';
+import { AppConfig } from '@app/runtime';
+import { Controller } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
-import { FIB_PATTERN, FIB_WORKER_SETTINGS } from '../fib-worker.constants';
-import { FibWorkerSettings } from '../fib-worker.interfaces';
+import { FIB_PATTERN } from '../fib-worker.constants';
+import { WorkerMetrics } from '../metrics/worker.metrics';
 
 @Controller()
 export class FibController {
-  constructor(@Inject(FIB_WORKER_SETTINGS) private readonly settings: FibWorkerSettings) {}
+  private readonly maxN: number;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly metrics: WorkerMetrics,
+  ) {
+    this.maxN = config.get('fibMaxN', { infer: true });
+  }
 
   /** Request body: n in ASCII decimal; reply body: fib(n) in ASCII decimal. */
   @MessagePattern(FIB_PATTERN)
   compute(@Payload() body: Buffer): string {
     let n: number;
     try {
-      n = parseFibN(body.toString('latin1'), this.settings.fibMaxN);
+      n = parseFibN(body.toString('latin1'), this.maxN);
     } catch (error) {
       if (error instanceof FibArgumentError) throw new RpcException({ code: error.code, message: error.message });
       throw error;
     }
-    return fib(n).toString();
+    const startedAt = performance.now();
+    const value = fib(n).toString();
+    this.metrics.computed(n, startedAt);
+    return value;
   }
 }

@@ -1,16 +1,18 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
-import { RpcQueueServer } from '../rpc-queue/rpc-queue.server';
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
+import { ConsumerHealthIndicator } from './consumer.health';
 
 @Controller('health')
 export class HealthController {
-  constructor(@Inject(RpcQueueServer) private readonly server: RpcQueueServer) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly consumer: ConsumerHealthIndicator,
+  ) {}
 
   /** 200 while this replica consumes the request queue, 503 otherwise. */
   @Get()
-  check(): { status: 'ok'; consuming: true } {
-    if (!this.server.isConsuming) {
-      throw new ServiceUnavailableException({ status: 'error', consuming: false, message: 'not consuming the request queue' });
-    }
-    return { status: 'ok', consuming: true };
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.consumer.check('rpcQueue')]);
   }
 }

@@ -8,6 +8,7 @@ import {
   RpcErrorCode,
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
+import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { backoffDelayMs, connectAmqp, describeError, redactUrl } from '@app/runtime';
@@ -46,6 +47,11 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
 
   constructor(private readonly options: RpcQueueServerOptions) {
     super();
+  }
+
+  /** Requests delivered and not yet answered. */
+  get inHandCount(): number {
+    return this.inHand;
   }
 
   /** True while this worker is consuming the queue. */
@@ -145,6 +151,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
   }
 
   private async answer(message: ConsumeMessage, channel: Channel, acks: AckBatcher): Promise<void> {
+    const startedAt = performance.now();
     const { replyTo, correlationId } = message.properties as { replyTo?: string; correlationId?: string };
     if (!replyTo) {
       this.stats.dropped++;
@@ -155,7 +162,8 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     let body: Buffer;
     let failure: RpcErrorBody | undefined;
     try {
-      const result: unknown = await (this.handler as MessageHandler)(message.content, new RpcQueueContext([message, channel]));
+      const handler = this.handler as MessageHandler;
+      const result: unknown = await handler(message.content, new RpcQueueContext([message, channel]));
       const value: unknown = isObservable(result) ? await lastValueFrom(result) : result;
       body = Buffer.from(String(value), 'latin1');
     } catch (error) {
@@ -174,7 +182,24 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     } catch (error) {
       // Channel gone before the ack: the broker redelivers the request to a live worker.
       this.logger.warn(`reply not sent (${describeError(error)}); the request will be redelivered`);
+      return;
     }
+    this.logAnswer(message, failure?.code ?? 'ok', startedAt);
+  }
+
+  /** One line per request: correlation id, the caller's request id and traceparent, n, outcome, duration. */
+  private logAnswer(message: ConsumeMessage, outcome: string, startedAt: number): void {
+    const { correlationId, headers } = message.properties as { correlationId?: string; headers?: Record<string, unknown> };
+    this.logger.log({
+      msg: 'rpc answered',
+      correlationId,
+      requestId: headers?.[REQUEST_ID_HEADER],
+      traceparent: headers?.[TRACEPARENT_HEADER],
+      n: message.content.toString('latin1', 0, 24),
+      outcome,
+      redelivered: message.fields.redelivered || undefined,
+      durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    });
   }
 }
 

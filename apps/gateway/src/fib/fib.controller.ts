@@ -1,14 +1,42 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { traceOf, TracedRequest } from '@app/observability';
+import { Controller, Get, Param, Req } from '@nestjs/common';
+import {
+  ApiBadGatewayResponse,
+  ApiBadRequestResponse,
+  ApiGatewayTimeoutResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { ErrorBodyDto } from './error-body.dto';
 import { FibResultDto } from './fib-result.dto';
 import { FibNPipe } from './fib-n.pipe';
 import { FibService } from './fib.service';
 
+@ApiTags('fib')
 @Controller('fib')
 export class FibController {
   constructor(private readonly fibService: FibService) {}
 
   @Get(':n')
-  get(@Param('n', FibNPipe) n: number): Promise<FibResultDto> {
-    return this.fibService.fib(n);
+  @ApiOperation({ summary: 'fib(n), computed by a worker over RabbitMQ RPC' })
+  @ApiParam({ name: 'n', description: 'non-negative decimal integer up to FIB_MAX_N', example: '30' })
+  @ApiHeader({ name: 'X-Request-Id', required: false, description: 'echoed back; generated when absent' })
+  @ApiOkResponse({ type: FibResultDto })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'n is not a decimal integer, or above FIB_MAX_N' })
+  @ApiBadGatewayResponse({ type: ErrorBodyDto, description: 'the worker answered INTERNAL' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorBodyDto,
+    description: 'no worker consuming, broker down, or over RPC_MAX_IN_FLIGHT (with Retry-After)',
+  })
+  @ApiGatewayTimeoutResponse({ type: ErrorBodyDto, description: 'no reply within RPC_TIMEOUT_MS' })
+  get(@Param('n', FibNPipe) n: number, @Req() request: FastifyRequest): Promise<FibResultDto> {
+    const trace = traceOf(request.raw as TracedRequest);
+    trace.n = n;
+    return this.fibService.fib(n, trace);
   }
 }

@@ -1,15 +1,37 @@
 import { encodeFibRequest } from '@app/contracts';
-import { RpcClient } from '@app/rpc-client';
+import { REQUEST_ID_HEADER, RequestTrace, TRACEPARENT_HEADER } from '@app/observability';
+import { RpcClient, RpcClientError } from '@app/rpc-client';
 import { Injectable } from '@nestjs/common';
+import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { FibResultDto } from './fib-result.dto';
 
 @Injectable()
 export class FibService {
-  constructor(private readonly rpc: RpcClient) {}
+  constructor(
+    private readonly rpc: RpcClient,
+    private readonly metrics: GatewayMetrics,
+  ) {}
 
-  /** fib(n) from a worker; rejects with the RpcClientError subclass of whatever went wrong. */
-  async fib(n: number): Promise<FibResultDto> {
-    const value = await this.rpc.call(encodeFibRequest(n));
-    return { n, value };
+  /**
+   * fib(n) from a worker; rejects with the RpcClientError of whatever went
+   * wrong. The request id (and traceparent) travel in the AMQP headers; the
+   * correlation id and outcome are written back into `trace` for the log line.
+   */
+  async fib(n: number, trace: RequestTrace): Promise<FibResultDto> {
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: trace.requestId };
+    if (trace.traceparent !== undefined) headers[TRACEPARENT_HEADER] = trace.traceparent;
+    const startedAt = performance.now();
+    const call = this.rpc.send(encodeFibRequest(n), { headers });
+    trace.correlationId = call.correlationId;
+    try {
+      const value = await call.reply;
+      trace.outcome = 'ok';
+      this.metrics.record('ok', startedAt);
+      return { n, value };
+    } catch (error) {
+      trace.outcome = error instanceof RpcClientError ? error.code : 'ERROR';
+      this.metrics.record(trace.outcome, startedAt);
+      throw error;
+    }
   }
 }

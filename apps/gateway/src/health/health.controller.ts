@@ -1,28 +1,20 @@
-import { RpcClient } from '@app/rpc-client';
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
+import { BrokerHealthIndicator } from './broker.health';
 
-interface HealthBody {
-  status: 'ok';
-  broker: 'up';
-  workers: number;
-  pending: number;
-}
-
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly rpc: RpcClient) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly broker: BrokerHealthIndicator,
+  ) {}
 
   /** 200 while the broker connection and reply path are up, 503 with details when not. */
   @Get()
-  check(): HealthBody {
-    if (!this.rpc.isConnected) {
-      throw new ServiceUnavailableException({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: 'no broker connection',
-        broker: 'down',
-      });
-    }
-    return { status: 'ok', broker: 'up', workers: this.rpc.consumerCount, pending: this.rpc.pendingCount };
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.broker.check('broker')]);
   }
 }

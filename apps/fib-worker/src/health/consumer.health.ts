@@ -1,0 +1,20 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { RpcQueueServer } from '../rpc-queue/rpc-queue.server';
+
+/** Up while this replica consumes the request queue. */
+@Injectable()
+export class ConsumerHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly server: RpcQueueServer,
+  ) {}
+
+  check(key: string): HealthIndicatorResult {
+    const indicator = this.indicators.check(key);
+    const details = { inFlight: this.server.inHandCount };
+    return this.server.isConsuming
+      ? indicator.up(details)
+      : indicator.down({ ...details, message: 'not consuming the request queue; reconnecting' });
+  }
+}

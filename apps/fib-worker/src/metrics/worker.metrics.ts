@@ -1,0 +1,68 @@
+import { METRICS_REGISTRY } from '@app/observability';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RpcQueueServer } from '../rpc-queue/rpc-queue.server';
+
+const N_BUCKETS = [
+  [1_000, 'n<1e3'],
+  [10_000, 'n<1e4'],
+  [100_000, 'n<1e5'],
+] as const;
+
+function nBucket(n: number): string {
+  for (const [limit, label] of N_BUCKETS) if (n < limit) return label;
+  return 'n>=1e5';
+}
+
+/**
+ * The worker's metrics: compute time by n bucket is recorded per request;
+ * requests by outcome and requests in hand are read from the transport when
+ * Prometheus scrapes.
+ */
+@Injectable()
+export class WorkerMetrics {
+  private readonly compute: Histogram<'n_bucket'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, server: RpcQueueServer) {
+    const registers = [registry];
+    this.compute = new Histogram({
+      name: 'fib_worker_compute_seconds',
+      help: 'Time to compute fib(n) and its decimal string, by n bucket',
+      labelNames: ['n_bucket'],
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers,
+    });
+    new Counter({
+      name: 'fib_worker_requests_total',
+      help: 'Requests handled, by outcome: ok, an error reply code, or dropped (no reply_to)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'ok' }, server.stats.answered);
+        this.inc({ outcome: 'dropped' }, server.stats.dropped);
+        for (const [code, count] of Object.entries(server.stats.failed)) this.inc({ outcome: code }, count);
+      },
+    });
+    new Gauge({
+      name: 'fib_worker_in_flight',
+      help: 'Requests delivered to this worker and not yet answered',
+      registers,
+      collect() {
+        this.set(server.inHandCount);
+      },
+    });
+    new Gauge({
+      name: 'fib_worker_consuming',
+      help: '1 while this worker consumes the request queue',
+      registers,
+      collect() {
+        this.set(server.isConsuming ? 1 : 0);
+      },
+    });
+  }
+
+  computed(n: number, startedAt: number): void {
+    this.compute.observe({ n_bucket: nBucket(n) }, (performance.now() - startedAt) / 1000);
+  }
+}

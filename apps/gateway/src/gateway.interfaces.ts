@@ -1,4 +1,0 @@
-export interface GatewaySettings {
-  /** Largest n accepted; above it the answer is 400. */
-  fibMaxN: number;
-}

@@ -1,0 +1,80 @@
+import { METRICS_REGISTRY } from '@app/observability';
+import { RpcClient } from '@app/rpc-client';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The gateway's RPC metrics. Calls and latency are recorded per call; the
+ * client's own state (pending calls, unknown replies, reconnects, workers
+ * seen) is read when Prometheus scrapes, costing nothing per call.
+ */
+@Injectable()
+export class GatewayMetrics {
+  private readonly calls: Counter<'outcome'>;
+  private readonly duration: Histogram<'outcome'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, rpc: RpcClient) {
+    const registers = [registry];
+    this.calls = new Counter({
+      name: 'fib_gateway_rpc_calls_total',
+      help: 'RPC calls by outcome: ok, or the RpcClientError code (TIMEOUT, REMOTE, NO_WORKER, ...)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'fib_gateway_rpc_duration_seconds',
+      help: 'End-to-end RPC call time, publish to reply, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: 'fib_gateway_rpc_pending_calls',
+      help: 'RPC calls waiting for their reply',
+      registers,
+      collect() {
+        this.set(rpc.pendingCount);
+      },
+    });
+    new Gauge({
+      name: 'fib_gateway_rpc_workers',
+      help: 'Consumers of the request queue at the last check',
+      registers,
+      collect() {
+        this.set(rpc.consumerCount);
+      },
+    });
+    new Gauge({
+      name: 'fib_gateway_broker_connected',
+      help: '1 while the broker connection and reply path are up',
+      registers,
+      collect() {
+        this.set(rpc.isConnected ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'fib_gateway_rpc_unknown_replies_total',
+      help: 'Replies discarded because no pending call had their correlation id (late, duplicate or foreign)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.unknownReplies);
+      },
+    });
+    new Counter({
+      name: 'fib_gateway_broker_reconnects_total',
+      help: 'Reconnects to the broker after a lost connection',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.reconnects);
+      },
+    });
+  }
+
+  /** One finished call: its outcome and seconds since `startedAt` (performance.now()). */
+  record(outcome: string, startedAt: number): void {
+    this.calls.inc({ outcome });
+    this.duration.observe({ outcome }, (performance.now() - startedAt) / 1000);
+  }
+}

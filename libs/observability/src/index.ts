@@ -1,0 +1,6 @@
+export * from './logger.options';
+export * from './metrics/metrics.controller';
+export * from './metrics/metrics.module';
+export * from './request-id.fastify';
+export * from './request-trace';
+export * from './trace.constants';
