@@ -16,7 +16,6 @@ export async function startWorker(
   overrides: Partial<AppConfig> = {},
 ): Promise<{ app: NestFastifyApplication; server: RpcQueueServer }> {
   const app = await createFibWorker(testConfig(queue, overrides));
-  await app.init();
   return { app, server: app.get(RpcQueueServer) };
 }
 

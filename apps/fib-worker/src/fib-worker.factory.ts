@@ -1,4 +1,4 @@
-import { echoRequestId, requestIdFastifyOptions } from '@app/observability';
+import { traceRequests, requestIdFastifyOptions } from '@app/observability';
 import { AppConfig } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -23,8 +23,10 @@ export async function createFibWorker(config: AppConfig): Promise<NestFastifyApp
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  echoRequestId(app);
+  traceRequests(app);
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  // Initialise (logger, metrics) before the transport delivers its first request.
+  await app.init();
   await app.startAllMicroservices();
   return app;
 }

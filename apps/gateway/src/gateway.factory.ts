@@ -1,4 +1,4 @@
-import { echoRequestId, requestIdFastifyOptions } from '@app/observability';
+import { traceRequests, requestIdFastifyOptions } from '@app/observability';
 import { AppConfig } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -15,7 +15,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
-  echoRequestId(app);
+  traceRequests(app);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

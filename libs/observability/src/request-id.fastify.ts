@@ -1,20 +1,37 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import { requestIdOf } from './request-trace';
+import { PinoLogger } from 'nestjs-pino';
+import { requestIdOf, TracedRequest } from './request-trace';
 import { REQUEST_ID_HEADER } from './trace.constants';
 
-/** Fastify options giving each request the caller's X-Request-Id, or a new UUID, as its id (pino-http reuses it). */
+/** Fastify options giving each request the caller's X-Request-Id, or a new UUID, as its id. */
 export const requestIdFastifyOptions = {
   genReqId: (req: { headers: IncomingHttpHeaders }): string => requestIdOf(req.headers),
 };
 
-/** Echoes the request id in the X-Request-Id response header, on every answer including errors. */
-export function echoRequestId(app: NestFastifyApplication): void {
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (request, reply, done) => {
-      void reply.header(REQUEST_ID_HEADER, request.id);
-      done();
-    });
+/**
+ * Echoes the request id in the X-Request-Id response header (errors
+ * included) and writes one JSON line per request when the level is info or
+ * lower: request id, method, URL, status, duration, plus the trace the
+ * handler filled in (n, correlation id, outcome, traceparent).
+ */
+export function traceRequests(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    // nestjs-pino creates its root logger when the app initialises, after this hook is added.
+    const log = PinoLogger.root;
+    if (!log.isLevelEnabled('info')) return done();
+    const { method, url } = request;
+    const statusCode = reply.statusCode;
+    const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
+    log.info(
+      { requestId: request.id, method, url, statusCode, durationMs, ...(request.raw as TracedRequest).trace },
+      `${method} ${url} ${statusCode}`,
+    );
+    done();
+  });
 }

@@ -13,6 +13,7 @@ import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { backoffDelayMs, connectAmqp, describeError, redactUrl } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { PinoLogger } from 'nestjs-pino';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { AckBatcher } from './ack-batcher';
 import { RpcQueueContext } from './rpc-queue.context';
@@ -189,9 +190,12 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
 
   /** One line per request: correlation id, the caller's request id and traceparent, n, outcome, duration. */
   private logAnswer(message: ConsumeMessage, outcome: string, startedAt: number): void {
+    // Straight to pino: Nest's Logger adds two layers and an AsyncLocalStorage lookup per line.
+    const log = PinoLogger.root;
+    if (!log.isLevelEnabled('info')) return;
     const { correlationId, headers } = message.properties as { correlationId?: string; headers?: Record<string, unknown> };
-    this.logger.log({
-      msg: 'rpc answered',
+    log.info({
+      context: RpcQueueServer.name,
       correlationId,
       requestId: headers?.[REQUEST_ID_HEADER],
       traceparent: headers?.[TRACEPARENT_HEADER],
@@ -199,7 +203,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       outcome,
       redelivered: message.fields.redelivered || undefined,
       durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-    });
+    }, 'rpc answered');
   }
 }
 
