@@ -13,10 +13,11 @@ import { CONFIG_DEFAULTS } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import autocannon from 'autocannon';
 import { ChildProcess, execSync, spawn } from 'node:child_process';
+import { AddressInfo, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AMQP_URL, deleteQueues, sleep, uniqueQueue } from '../test/support/broker';
+import { AMQP_URL, consumerCount, deleteQueues, sleep, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,6 +29,8 @@ const ROOT = join(__dirname, '..');
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const PREFETCH = Number(process.env.WORKER_PREFETCH ?? CONFIG_DEFAULTS.workerPrefetch);
 const V30 = '832040';
+// The apps log at warn here: at info every request adds a JSON line on each side (its cost is its own row).
+const APP_LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 Logger.overrideLogger(['error']);
 
 let invalid = 0;
@@ -107,9 +110,14 @@ function startProcess(args: string[], env: Record<string, string>): Promise<{ ch
   });
 }
 
-async function startWorker(queue: string, prefetch = PREFETCH): Promise<AppProcess> {
-  const worker = new AppProcess('fib-worker', { AMQP_URL, RPC_QUEUE: queue, WORKER_PREFETCH: String(prefetch), LOG_LEVEL: 'info' });
-  await worker.waitForOutput(/consuming /);
+async function startWorker(queue: string, prefetch = PREFETCH, logLevel = APP_LOG_LEVEL): Promise<AppProcess> {
+  const worker = new AppProcess('fib-worker', {
+    AMQP_URL,
+    RPC_QUEUE: queue,
+    WORKER_PREFETCH: String(prefetch),
+    LOG_LEVEL: logLevel,
+  });
+  await waitFor(async () => (await consumerCount(queue)) > 0 || !worker.running, 10_000, 'the worker to consume');
   return worker;
 }
 
@@ -203,28 +211,54 @@ async function cannon(url: string): Promise<HttpFigures> {
   return { reqPerSec: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
+/** A worker and a gateway on a queue of their own, both at `logLevel`; resolves with the gateway's URL. */
+async function startPair(logLevel: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const queue = uniqueQueue(`bench-gw-${logLevel}`);
+  const worker = await startWorker(queue, PREFETCH, logLevel);
+  const port = await freePort();
+  const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: logLevel, PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, 10_000, 'gateway health');
+  return {
+    url,
+    stop: async () => {
+      gateway.signal('SIGTERM');
+      worker.signal('SIGTERM');
+      await Promise.all([gateway.exited, worker.exited]);
+      await deleteQueues(queue);
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 async function benchGateway(rpcBaselineRate: number): Promise<{ lines: string[]; gateway: HttpFigures[] }> {
-  const queue = uniqueQueue('bench-gw');
-  const worker = await startWorker(queue);
-  const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: 'info' });
-  const gatewayUrl = await gateway.httpUrl();
+  const quiet = await startPair(APP_LOG_LEVEL);
+  const logged = await startPair('info');
   const { child: ceiling, output } = await startProcess(
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'bench/http-ceiling.ts')],
     { PORT: '0' },
   );
   const ceilingUrl = (/listening on (\S+)/.exec(output) as RegExpExecArray)[1];
-  await cannon(gatewayUrl);
-  await cannon(ceilingUrl);
-  const runs: Record<string, HttpFigures[]> = { 'gateway → broker → fib-worker': [], 'Nest + Fastify, fib in-process (HTTP ceiling)': [] };
+  const variants: [string, string][] = [
+    [`gateway → broker → fib-worker (LOG_LEVEL=${APP_LOG_LEVEL})`, quiet.url],
+    ['gateway → broker → fib-worker (LOG_LEVEL=info: a JSON line per request on each side)', logged.url],
+    ['Nest + Fastify, fib in-process (HTTP ceiling)', ceilingUrl],
+  ];
+  for (const [, url] of variants) await cannon(url); // warm-up
+  const runs: Record<string, HttpFigures[]> = {};
   for (let rep = 0; rep < Math.max(3, Math.ceil(REPS / 2)); rep++) {
-    runs['gateway → broker → fib-worker'].push(await cannon(gatewayUrl));
-    runs['Nest + Fastify, fib in-process (HTTP ceiling)'].push(await cannon(ceilingUrl));
+    for (const [name, url] of variants) (runs[name] ??= []).push(await cannon(url));
   }
-  gateway.signal('SIGTERM');
-  worker.signal('SIGTERM');
   ceiling.kill('SIGTERM');
-  await Promise.all([gateway.exited, worker.exited]);
-  await deleteQueues(queue);
+  await Promise.all([quiet.stop(), logged.stop()]);
   const lines = [
     '### 2. Gateway end to end: autocannon, 100 connections, 5 s, GET /fib/30',
     '',
@@ -237,7 +271,7 @@ async function benchGateway(rpcBaselineRate: number): Promise<{ lines: string[];
       `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / rpcBaselineRate).toFixed(2)} | ${median(figures.map((f) => f.p50))} | ${median(figures.map((f) => f.p99))} |`,
     );
   }
-  return { lines: [...lines, ''], gateway: runs['gateway → broker → fib-worker'] };
+  return { lines: [...lines, ''], gateway: runs[variants[0][0]] };
 }
 
 async function benchCompute(): Promise<{ lines: string[]; fib1e5: number }> {
@@ -329,7 +363,7 @@ async function main(): Promise<void> {
     `## fib-rpc benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, RabbitMQ ${rabbit}; broker, callers and servers share the cores. ` +
-      `Medians of ${REPS} interleaved repetitions (min–max in brackets); worker and baseline prefetch ${PREFETCH}; TCP_NODELAY on everywhere.`,
+      `Medians of ${REPS} interleaved repetitions (min–max in brackets); worker and baseline prefetch ${PREFETCH}; TCP_NODELAY on everywhere; apps at LOG_LEVEL=${APP_LOG_LEVEL} unless a row says otherwise.`,
     '',
   ];
   const rpc = await benchRpc();

@@ -31,5 +31,5 @@ amqp.connect(url, { noDelay: true }).then(async (connection) => {
     channel.ack(msg);
   });
   process.stdout.write(' [x] Awaiting RPC requests\n');
-  process.on('SIGTERM', () => connection.close().then(() => process.exit(0)));
+  process.on('SIGTERM', () => connection.close().finally(() => process.exit(0)));
 });

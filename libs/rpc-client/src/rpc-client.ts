@@ -124,6 +124,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
           expiration: timeoutMs,
           contentType: TEXT_CONTENT_TYPE,
           mandatory: true,
+          messageId: options.messageId,
           headers: options.headers,
         });
       } catch {

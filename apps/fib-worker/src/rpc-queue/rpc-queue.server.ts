@@ -188,16 +188,21 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     this.logAnswer(message, failure?.code ?? 'ok', startedAt);
   }
 
-  /** One line per request: correlation id, the caller's request id and traceparent, n, outcome, duration. */
+  /** One line per request: correlation id, the caller's request id (message_id) and traceparent, n, outcome, duration. */
   private logAnswer(message: ConsumeMessage, outcome: string, startedAt: number): void {
     // Straight to pino: Nest's Logger adds two layers and an AsyncLocalStorage lookup per line.
     const log = PinoLogger.root;
     if (!log.isLevelEnabled('info')) return;
-    const { correlationId, headers } = message.properties as { correlationId?: string; headers?: Record<string, unknown> };
+    const { correlationId, messageId, headers } = message.properties as {
+      correlationId?: string;
+      messageId?: string;
+      headers?: Record<string, unknown>;
+    };
     log.info({
       context: RpcQueueServer.name,
       correlationId,
-      requestId: headers?.[REQUEST_ID_HEADER],
+      // Our gateway sends the request id as message_id; other callers may use an x-request-id header.
+      requestId: messageId ?? headers?.[REQUEST_ID_HEADER],
       traceparent: headers?.[TRACEPARENT_HEADER],
       n: message.content.toString('latin1', 0, 24),
       outcome,

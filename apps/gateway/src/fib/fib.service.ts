@@ -1,5 +1,5 @@
 import { encodeFibRequest } from '@app/contracts';
-import { REQUEST_ID_HEADER, RequestTrace, TRACEPARENT_HEADER } from '@app/observability';
+import { RequestTrace, TRACEPARENT_HEADER } from '@app/observability';
 import { RpcClient, RpcClientError } from '@app/rpc-client';
 import { Injectable } from '@nestjs/common';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
@@ -14,14 +14,14 @@ export class FibService {
 
   /**
    * fib(n) from a worker; rejects with the RpcClientError of whatever went
-   * wrong. The request id (and traceparent) travel in the AMQP headers; the
-   * correlation id and outcome are written back into `trace` for the log line.
+   * wrong. The request id travels as the request's `message_id`, a
+   * `traceparent` in its headers table; the correlation id and outcome are
+   * written back into `trace` for the log line.
    */
   async fib(n: number, trace: RequestTrace): Promise<FibResultDto> {
-    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: trace.requestId };
-    if (trace.traceparent !== undefined) headers[TRACEPARENT_HEADER] = trace.traceparent;
+    const headers = trace.traceparent === undefined ? undefined : { [TRACEPARENT_HEADER]: trace.traceparent };
     const startedAt = performance.now();
-    const call = this.rpc.send(encodeFibRequest(n), { headers });
+    const call = this.rpc.send(encodeFibRequest(n), { messageId: trace.requestId, headers });
     trace.correlationId = call.correlationId;
     try {
       const value = await call.reply;
