@@ -3,7 +3,7 @@ import { fib } from '@app/fib';
 import { AppConfig } from '@app/runtime';
 import { Controller } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import { MessagePattern, RpcException } from '@nestjs/microservices';
 import { FIB_PATTERN } from '../fib-worker.constants';
 import { WorkerMetrics } from '../metrics/worker.metrics';
 
@@ -18,9 +18,13 @@ export class FibController {
     this.maxN = config.get('fibMaxN', { infer: true });
   }
 
-  /** Request body: n in ASCII decimal; reply body: fib(n) in ASCII decimal. */
+  /**
+   * Request body: n in ASCII decimal; reply body: fib(n) in ASCII decimal.
+   * No @Payload(): without parameter decorators Nest passes the body as is and
+   * skips its pipe machinery, measurably cheaper per message.
+   */
   @MessagePattern(FIB_PATTERN)
-  compute(@Payload() body: Buffer): string {
+  compute(body: Buffer): string {
     let n: number;
     try {
       n = parseFibN(body.toString('latin1'), this.maxN);
