@@ -22,7 +22,9 @@ import { AppProcess } from '../test/support/app-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { BaselineClient } = require('./baseline/rpc-client.js') as {
-  BaselineClient: { open(url: string, queue: string): Promise<{ call(n: number): Promise<string>; close(): Promise<void> }> };
+  BaselineClient: {
+    open(url: string, queue: string): Promise<{ call(n: number): Promise<string>; close(): Promise<void> }>;
+  };
 };
 
 const ROOT = join(__dirname, '..');
@@ -67,7 +69,12 @@ interface RpcFigures {
   cpuBroker: number;
 }
 
-async function rpcRun(call: () => Promise<string>, serverPid: number, concurrency: number, total: number): Promise<RpcFigures> {
+async function rpcRun(
+  call: () => Promise<string>,
+  serverPid: number,
+  concurrency: number,
+  total: number,
+): Promise<RpcFigures> {
   const latencies = new Float64Array(total);
   let next = 0;
   const cpu0 = process.cpuUsage();
@@ -100,7 +107,11 @@ async function rpcRun(call: () => Promise<string>, serverPid: number, concurrenc
 
 /** Starts a helper process and resolves once it prints its ready line, with that output. */
 function startProcess(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve) => {
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -121,7 +132,8 @@ async function startWorker(queue: string, prefetch = PREFETCH, logLevel = APP_LO
   return worker;
 }
 
-const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (x: number, digits = 0): string =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const spread = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
 
 type Series = Record<string, RpcFigures[]>;
@@ -206,8 +218,10 @@ async function cannon(url: string): Promise<HttpFigures> {
     duration: 5,
     expectBody: JSON.stringify({ n: 30, value: V30 }),
   });
-  check(result.mismatches === 0 && result.non2xx === 0 && result.errors === 0 && result.timeouts === 0,
-    `HTTP: ${result.mismatches} mismatches, ${result.non2xx} non-2xx, ${result.errors} errors`);
+  check(
+    result.mismatches === 0 && result.non2xx === 0 && result.errors === 0 && result.timeouts === 0,
+    `HTTP: ${result.mismatches} mismatches, ${result.non2xx} non-2xx, ${result.errors} errors`,
+  );
   return { reqPerSec: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -218,7 +232,11 @@ async function startPair(logLevel: string): Promise<{ url: string; stop: () => P
   const port = await freePort();
   const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: logLevel, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, 10_000, 'gateway health');
+  await waitFor(
+    async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200,
+    10_000,
+    'gateway health',
+  );
   return {
     url,
     stop: async () => {
@@ -378,16 +396,47 @@ async function main(): Promise<void> {
   const gwRate = median(gateway.gateway.map((g) => g.reqPerSec));
   const gwP99 = median(gateway.gateway.map((g) => g.p99));
   const targets = [
-    ['RPC throughput at c=100 ≥ 1.0× baseline', rate(rpc.c100, oursName) / rate(rpc.c100, baselineName), (x: number) => x >= 1.0, (x: number) => `${x.toFixed(2)}×`],
-    ['sequential p50 ≤ 1.1× baseline', p50(rpc.c1, oursName) / p50(rpc.c1, baselineName), (x: number) => x <= 1.1, (x: number) => `${x.toFixed(2)}×`],
-    ['gateway ≥ 0.5× RPC baseline calls/s', gwRate / rate(rpc.c100, baselineName), (x: number) => x >= 0.5, (x: number) => `${x.toFixed(2)}×`],
+    [
+      'RPC throughput at c=100 ≥ 1.0× baseline',
+      rate(rpc.c100, oursName) / rate(rpc.c100, baselineName),
+      (x: number) => x >= 1.0,
+      (x: number) => `${x.toFixed(2)}×`,
+    ],
+    [
+      'sequential p50 ≤ 1.1× baseline',
+      p50(rpc.c1, oursName) / p50(rpc.c1, baselineName),
+      (x: number) => x <= 1.1,
+      (x: number) => `${x.toFixed(2)}×`,
+    ],
+    [
+      'gateway ≥ 0.5× RPC baseline calls/s',
+      gwRate / rate(rpc.c100, baselineName),
+      (x: number) => x >= 0.5,
+      (x: number) => `${x.toFixed(2)}×`,
+    ],
     ['gateway p99 < 25 ms', gwP99, (x: number) => x < 25, (x: number) => `${x} ms`],
     ['fib(100000) < 5 ms', compute.fib1e5, (x: number) => x < 5, (x: number) => `${x.toFixed(2)} ms`],
   ] as const;
   const targetLines = ['### Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
-  for (const [name, value, ok, show] of targets) targetLines.push(`| ${name} | ${show(value)} | ${ok(value) ? 'yes' : 'NO'} |`);
-  const footer = ['', invalid === 0 ? `All answers checked: correct. Run took ${Math.round((Date.now() - started) / 1000)} s.` : `INVALID RUN: ${invalid} wrong answers.`, ''];
-  const report = [...header, ...targetLines, '', ...rpc.lines, ...gateway.lines, ...compute.lines, ...replicas, ...footer].join('\n');
+  for (const [name, value, ok, show] of targets)
+    targetLines.push(`| ${name} | ${show(value)} | ${ok(value) ? 'yes' : 'NO'} |`);
+  const footer = [
+    '',
+    invalid === 0
+      ? `All answers checked: correct. Run took ${Math.round((Date.now() - started) / 1000)} s.`
+      : `INVALID RUN: ${invalid} wrong answers.`,
+    '',
+  ];
+  const report = [
+    ...header,
+    ...targetLines,
+    '',
+    ...rpc.lines,
+    ...gateway.lines,
+    ...compute.lines,
+    ...replicas,
+    ...footer,
+  ].join('\n');
   process.stdout.write(`\n${report}`);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/latest.md'), report);

@@ -10,11 +10,19 @@ const prefetch = Number(process.env.PREFETCH || 1);
 
 function fibonacci(n) {
   // fast doubling, as ours, so the baseline computes the same way
-  let a = 0n, b = 1n;
+  let a = 0n,
+    b = 1n;
   for (let bit = 1 << 30; bit > 0; bit >>>= 1) {
     if (bit > n) continue;
-    const c = a * (2n * b - a), d = a * a + b * b;
-    if (n & bit) { a = d; b = c + d; } else { a = c; b = d; }
+    const c = a * (2n * b - a),
+      d = a * a + b * b;
+    if (n & bit) {
+      a = d;
+      b = c + d;
+    } else {
+      a = c;
+      b = d;
+    }
   }
   return a;
 }

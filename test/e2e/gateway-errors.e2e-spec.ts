@@ -14,11 +14,15 @@ describe('gateway error answers (e2e)', () => {
     beforeAll(async () => {
       server = await TutorialServer.start(queue, {
         reply: (message, channel) =>
-          channel.sendToQueue(message.properties.replyTo as string, Buffer.from('{"code":"INTERNAL","message":"disk on fire"}'), {
-            correlationId: message.properties.correlationId as string,
-            type: 'error',
-            contentType: 'application/json',
-          }),
+          channel.sendToQueue(
+            message.properties.replyTo as string,
+            Buffer.from('{"code":"INTERNAL","message":"disk on fire"}'),
+            {
+              correlationId: message.properties.correlationId as string,
+              type: 'error',
+              contentType: 'application/json',
+            },
+          ),
       });
       gateway = await startGateway(queue);
     });
@@ -31,7 +35,12 @@ describe('gateway error answers (e2e)', () => {
 
     it('→ 502 with the worker message', async () => {
       const res = await request(gateway.getHttpServer()).get('/fib/7').expect(502);
-      expect(res.body).toMatchObject({ statusCode: 502, error: 'Bad Gateway', message: 'disk on fire', code: 'REMOTE' });
+      expect(res.body).toMatchObject({
+        statusCode: 502,
+        error: 'Bad Gateway',
+        message: 'disk on fire',
+        code: 'REMOTE',
+      });
     });
   });
 
@@ -62,7 +71,8 @@ describe('gateway error answers (e2e)', () => {
       expect(elapsed).toBeGreaterThanOrEqual(240);
       expect(elapsed).toBeLessThan(650);
       const deadline = Date.now() + 3000;
-      while (client.stats.unknownReplies === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (client.stats.unknownReplies === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect(client.stats.unknownReplies).toBe(before + 1);
       expect(client.pendingCount).toBe(0);
     });
@@ -107,7 +117,11 @@ describe('gateway error answers (e2e)', () => {
 
     it('→ 503 at once for the call over the cap; the others are answered', async () => {
       const http = gateway.getHttpServer();
-      const first = [1, 2].map((n) => request(http).get(`/fib/${n}`).then((res) => res.status));
+      const first = [1, 2].map((n) =>
+        request(http)
+          .get(`/fib/${n}`)
+          .then((res) => res.status),
+      );
       const { RpcClient } = await import('@app/rpc-client');
       const client = gateway.get(RpcClient);
       const deadline = Date.now() + 2000;

@@ -23,7 +23,12 @@ describe('metrics, docs and request ids (e2e)', () => {
   });
 
   const scrape = async (app: NestFastifyApplication): Promise<string> =>
-    (await request(app.getHttpServer()).get('/metrics').expect(200).expect('content-type', /^text\/plain/)).text;
+    (
+      await request(app.getHttpServer())
+        .get('/metrics')
+        .expect(200)
+        .expect('content-type', /^text\/plain/)
+    ).text;
 
   it('moves the counters by exactly the calls made', async () => {
     const [gw0, wk0] = [await scrape(gateway), await scrape(worker)];
@@ -49,23 +54,42 @@ describe('metrics, docs and request ids (e2e)', () => {
   it('serves the OpenAPI document with the route, its schemas and every status', async () => {
     await request(gateway.getHttpServer()).get('/docs').expect(200).expect('content-type', /html/);
     const doc = (await request(gateway.getHttpServer()).get('/docs-json').expect(200)).body as {
-      paths: Record<string, { get: { responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> } }>;
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> } }
+      >;
       components: { schemas: Record<string, { properties: Record<string, unknown> }> };
     };
     const responses = doc.paths['/fib/{n}'].get.responses;
     expect(Object.keys(responses).sort()).toEqual(['200', '400', '502', '503', '504']);
     expect(responses['200'].content?.['application/json'].schema.$ref).toBe('#/components/schemas/FibResultDto');
     expect(Object.keys(doc.components.schemas.FibResultDto.properties)).toEqual(['n', 'value']);
-    expect(Object.keys(doc.components.schemas.ErrorBodyDto.properties)).toEqual(['statusCode', 'error', 'message', 'code']);
+    expect(Object.keys(doc.components.schemas.ErrorBodyDto.properties)).toEqual([
+      'statusCode',
+      'error',
+      'message',
+      'code',
+    ]);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/fib/{n}', '/health', '/metrics']));
   });
 
   it('echoes X-Request-Id, and generates one when absent', async () => {
-    await request(gateway.getHttpServer()).get('/fib/7').set('X-Request-Id', 'req-42').expect(200).expect('x-request-id', 'req-42');
-    await request(gateway.getHttpServer()).get('/fib/x').set('X-Request-Id', 'req-43').expect(400).expect('x-request-id', 'req-43');
+    await request(gateway.getHttpServer())
+      .get('/fib/7')
+      .set('X-Request-Id', 'req-42')
+      .expect(200)
+      .expect('x-request-id', 'req-42');
+    await request(gateway.getHttpServer())
+      .get('/fib/x')
+      .set('X-Request-Id', 'req-43')
+      .expect(400)
+      .expect('x-request-id', 'req-43');
     const res = await request(gateway.getHttpServer()).get('/fib/7').expect(200);
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    const odd = await request(gateway.getHttpServer()).get('/fib/7').set('X-Request-Id', 'no spaces allowed').expect(200);
+    const odd = await request(gateway.getHttpServer())
+      .get('/fib/7')
+      .set('X-Request-Id', 'no spaces allowed')
+      .expect(200);
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 

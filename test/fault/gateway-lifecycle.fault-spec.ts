@@ -31,15 +31,14 @@ describe('gateway lifecycle (fault)', () => {
     await proxy.cut();
   });
 
-  it.each(['gateway', 'fib-worker', 'cli'] as const)(
-    '%s exits 1 with one line naming a bad variable',
-    async (name) => {
-      const app = new AppProcess(name, { RPC_TIMEOUT_MS: 'soon' }, ['5']);
-      processes.push(app);
-      expect(await app.exited).toEqual({ code: 1, signal: null });
-      expect(app.output).toBe('configuration error: invalid RPC_TIMEOUT_MS="soon": expected an integer from 1 to 2147483647\n');
-    },
-  );
+  it.each(['gateway', 'fib-worker', 'cli'] as const)('%s exits 1 with one line naming a bad variable', async (name) => {
+    const app = new AppProcess(name, { RPC_TIMEOUT_MS: 'soon' }, ['5']);
+    processes.push(app);
+    expect(await app.exited).toEqual({ code: 1, signal: null });
+    expect(app.output).toBe(
+      'configuration error: invalid RPC_TIMEOUT_MS="soon": expected an integer from 1 to 2147483647\n',
+    );
+  });
 
   it('on SIGTERM stops accepting, lets pending calls finish, and exits 0', async () => {
     const queue = uniqueQueue('gw-term');
@@ -55,7 +54,7 @@ describe('gateway lifecycle (fault)', () => {
       gateway.signal('SIGTERM');
       const answers = await Promise.all(calls);
       expect(tally(answers)).toEqual({ '200': 8 });
-      expect(answers.map((a) => a.body.n)).toEqual([10, 11, 12, 13, 14, 15, 16, 17]);
+      expect(answers.map((a) => a.body.n as number)).toEqual([10, 11, 12, 13, 14, 15, 16, 17]);
       expect(await gateway.exited).toEqual({ code: 0, signal: null });
       await expect(httpGet(`${url}/health`, 1000)).rejects.toThrow();
     } finally {

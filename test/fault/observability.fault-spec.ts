@@ -38,10 +38,14 @@ describe('logs and worker health (fault)', () => {
   });
 
   it('one JSON line per request on each side, joined by request id and correlation id', async () => {
-    const res = await fetch(`${gatewayUrl}/fib/30`, { headers: { 'X-Request-Id': 'trace-me-1', traceparent: TRACEPARENT } });
+    const res = await fetch(`${gatewayUrl}/fib/30`, {
+      headers: { 'X-Request-Id': 'trace-me-1', traceparent: TRACEPARENT },
+    });
     expect(res.headers.get('x-request-id')).toBe('trace-me-1');
     await waitFor(
-      () => jsonLines(gateway.output).some((l) => l.requestId === 'trace-me-1') && jsonLines(worker.output).some((l) => l.requestId === 'trace-me-1'),
+      () =>
+        jsonLines(gateway.output).some((l) => l.requestId === 'trace-me-1') &&
+        jsonLines(worker.output).some((l) => l.requestId === 'trace-me-1'),
       5000,
       'both log lines',
     );
@@ -49,9 +53,23 @@ describe('logs and worker health (fault)', () => {
     const wk = jsonLines(worker.output).filter((l) => l.requestId === 'trace-me-1');
     expect(gw).toHaveLength(1);
     expect(wk).toHaveLength(1);
-    expect(gw[0]).toMatchObject({ app: 'gateway', method: 'GET', url: '/fib/30', statusCode: 200, n: 30, outcome: 'ok', traceparent: TRACEPARENT });
+    expect(gw[0]).toMatchObject({
+      app: 'gateway',
+      method: 'GET',
+      url: '/fib/30',
+      statusCode: 200,
+      n: 30,
+      outcome: 'ok',
+      traceparent: TRACEPARENT,
+    });
     expect(typeof gw[0].durationMs).toBe('number');
-    expect(wk[0]).toMatchObject({ app: 'fib-worker', n: '30', outcome: 'ok', traceparent: TRACEPARENT, correlationId: gw[0].correlationId });
+    expect(wk[0]).toMatchObject({
+      app: 'fib-worker',
+      n: '30',
+      outcome: 'ok',
+      traceparent: TRACEPARENT,
+      correlationId: gw[0].correlationId,
+    });
     expect(typeof wk[0].durationMs).toBe('number');
   });
 

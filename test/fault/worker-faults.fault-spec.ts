@@ -68,9 +68,7 @@ describe('worker faults (fault)', () => {
     try {
       await waitFor(() => client.consumerCount === 2, 3000, 'two consumers');
       let settled = 0;
-      const calls = Array.from({ length: 300 }, () =>
-        client.call(encodeFibRequest(BIG_N)).finally(() => settled++),
-      );
+      const calls = Array.from({ length: 300 }, () => client.call(encodeFibRequest(BIG_N)).finally(() => settled++));
       await waitFor(() => settled >= 30, 10_000, 'some answers');
       a.signal('SIGKILL');
       expect(await a.exited).toEqual({ code: null, signal: 'SIGKILL' });

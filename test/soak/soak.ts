@@ -33,7 +33,11 @@ async function main(): Promise<void> {
     return worker;
   };
   const workers = [await startWorker(), await startWorker()];
-  const gateway = new AppProcess('gateway', { AMQP_URL: proxy.url, RPC_QUEUE: queue, RPC_TIMEOUT_MS: String(TIMEOUT_MS) });
+  const gateway = new AppProcess('gateway', {
+    AMQP_URL: proxy.url,
+    RPC_QUEUE: queue,
+    RPC_TIMEOUT_MS: String(TIMEOUT_MS),
+  });
   const url = await gateway.httpUrl();
   await waitFor(async () => (await fetch(`${url}/health`)).status === 200, 10_000, 'gateway health');
 
@@ -107,7 +111,10 @@ async function main(): Promise<void> {
   const wrong = outcomes['WRONG ANSWER'] ?? 0;
   const settled = Object.values(outcomes).reduce((a, b) => a + b, 0);
   const rows = [
-    ['duration', `${SECONDS} s, ${CONCURRENCY} concurrent HTTP clients, n in 0..${MAX_N}, RPC_TIMEOUT_MS=${TIMEOUT_MS}`],
+    [
+      'duration',
+      `${SECONDS} s, ${CONCURRENCY} concurrent HTTP clients, n in 0..${MAX_N}, RPC_TIMEOUT_MS=${TIMEOUT_MS}`,
+    ],
     ['faults injected', `${faults.length} (${[...new Set(faults)].join(', ')})`],
     ['calls made', String(calls)],
     ['calls settled', String(settled)],
@@ -119,7 +126,10 @@ async function main(): Promise<void> {
     ['hung (must be 0)', String(hung)],
     ['wrong answers (must be 0)', String(wrong)],
     ['gateway RSS start → end', `${rssStart.gateway} MB → ${rssEnd.gateway} MB`],
-    ['worker RSS start → end', `${rssStart.workers.join(' / ')} MB → ${rssEnd.workers.join(' / ')} MB (end: restarted replicas)`],
+    [
+      'worker RSS start → end',
+      `${rssStart.workers.join(' / ')} MB → ${rssEnd.workers.join(' / ')} MB (end: restarted replicas)`,
+    ],
     ['exit on SIGTERM', `gateway ${gatewayExit.code}, workers ${workerExits.map((e) => e.code).join(', ')}`],
   ];
   console.log('\n| measure | value |\n| --- | --- |');

@@ -107,7 +107,9 @@ export class TutorialClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(correlationId);
-        reject(new Error(`tutorial client: no reply to ${JSON.stringify(String(body).slice(0, 20))} in ${timeoutMs} ms`));
+        reject(
+          new Error(`tutorial client: no reply to ${JSON.stringify(String(body).slice(0, 20))} in ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       this.waiting.set(correlationId, (reply) => {
         clearTimeout(timer);

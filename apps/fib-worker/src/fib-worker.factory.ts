@@ -18,10 +18,14 @@ export async function createFibWorker(config: AppConfig): Promise<NestFastifyApp
     prefetch: config.workerPrefetch,
     pattern: FIB_PATTERN,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(FibWorkerModule.forRoot(config, server), new FastifyAdapter(requestIdFastifyOptions), {
-    bufferLogs: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    FibWorkerModule.forRoot(config, server),
+    new FastifyAdapter(requestIdFastifyOptions),
+    {
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   traceRequests(app);
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });

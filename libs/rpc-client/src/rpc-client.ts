@@ -228,7 +228,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       }
       await channel.consume(replyTo, this.onReply, { noAck: true });
       channel.on('return', this.onReturn);
-      if ((this.state as State) !== 'connecting') {
+      if (this.state !== 'connecting') {
         await connection.close();
         return;
       }

@@ -22,20 +22,20 @@ export async function connectAmqp(url: string, connectionName: string): Promise<
 function coalesceWrites(connection: ChannelModel): void {
   const stream: unknown = (connection as unknown as { connection?: { stream?: unknown } }).connection?.stream;
   if (!(stream instanceof Socket)) return;
-  const write = stream.write;
+  const write = stream.write.bind(stream);
   let corked = false;
   const uncork = (): void => {
     corked = false;
     stream.uncork();
   };
-  stream.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+  stream.write = ((...args: Parameters<Socket['write']>): boolean => {
     if (!corked) {
       corked = true;
       stream.cork();
       process.nextTick(uncork);
     }
-    return write.apply(this, args);
-  } as Socket['write'];
+    return write(...args);
+  }) as Socket['write'];
 }
 
 /** Reconnect delay for the given attempt: doubling from `min` up to `max`, with jitter over its upper half. */

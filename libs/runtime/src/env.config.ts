@@ -78,7 +78,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const value = raw(env, name);
   if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(name, value, `one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ConfigError(name, value, `one of ${allowed.join(', ')}`);
   return value as T;
 }
 

@@ -198,17 +198,20 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       messageId?: string;
       headers?: Record<string, unknown>;
     };
-    log.info({
-      context: RpcQueueServer.name,
-      correlationId,
-      // Our gateway sends the request id as message_id; other callers may use an x-request-id header.
-      requestId: messageId ?? headers?.[REQUEST_ID_HEADER],
-      traceparent: headers?.[TRACEPARENT_HEADER],
-      n: message.content.toString('latin1', 0, 24),
-      outcome,
-      redelivered: message.fields.redelivered || undefined,
-      durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-    }, 'rpc answered');
+    log.info(
+      {
+        context: RpcQueueServer.name,
+        correlationId,
+        // Our gateway sends the request id as message_id; other callers may use an x-request-id header.
+        requestId: messageId ?? headers?.[REQUEST_ID_HEADER],
+        traceparent: headers?.[TRACEPARENT_HEADER],
+        n: message.content.toString('latin1', 0, 24),
+        outcome,
+        redelivered: message.fields.redelivered || undefined,
+        durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+      },
+      'rpc answered',
+    );
   }
 }
 

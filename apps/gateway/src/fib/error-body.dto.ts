@@ -13,7 +13,8 @@ export class ErrorBodyDto {
 
   @ApiPropertyOptional({
     example: 'NO_WORKER',
-    description: 'RPC failure: TIMEOUT, REMOTE, NO_WORKER, BROKER_UNAVAILABLE, CONNECTION_LOST, OVERLOADED, CLIENT_CLOSED',
+    description:
+      'RPC failure: TIMEOUT, REMOTE, NO_WORKER, BROKER_UNAVAILABLE, CONNECTION_LOST, OVERLOADED, CLIENT_CLOSED',
   })
   code?: string;
 }

@@ -1,4 +1,4 @@
-import { startTrace, TracedRequest } from '@app/observability';
+import { startTrace } from '@app/observability';
 import { Controller, Get, Param, Req } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
@@ -35,7 +35,7 @@ export class FibController {
   })
   @ApiGatewayTimeoutResponse({ type: ErrorBodyDto, description: 'no reply within RPC_TIMEOUT_MS' })
   get(@Param('n', FibNPipe) n: number, @Req() request: FastifyRequest): Promise<FibResultDto> {
-    const trace = startTrace(request.raw as TracedRequest, request.id);
+    const trace = startTrace(request.raw, request.id);
     trace.n = n;
     return this.fibService.fib(n, trace);
   }
