@@ -14,6 +14,18 @@ function startWorker(queue: string, env: Record<string, string> = {}): Promise<A
   return worker.waitForOutput(/consuming /).then(() => worker);
 }
 
+/** 300 calls of fib(BIG_N) from a tutorial client; resolves once 20 are answered, the rest still in flight. */
+async function burstUnderWay(
+  client: TutorialClient,
+  queue: string,
+): Promise<{ calls: Promise<TutorialReply>[]; answered: TutorialReply[] }> {
+  const calls = Array.from({ length: 300 }, () => client.call(queue, String(BIG_N), 30_000));
+  const answered: TutorialReply[] = [];
+  for (const call of calls) void call.then((reply) => answered.push(reply));
+  await waitFor(() => answered.length >= 20, 10_000, 'some answers');
+  return { calls, answered };
+}
+
 /** Worker-side faults, with the built worker as a child process. */
 describe('worker faults (fault)', () => {
   const workers: AppProcess[] = [];
@@ -32,10 +44,7 @@ describe('worker faults (fault)', () => {
     workers.push(worker);
     const client = await TutorialClient.open();
     try {
-      const calls = Array.from({ length: 300 }, () => client.call(queue, String(BIG_N), 30_000));
-      const answered: TutorialReply[] = [];
-      for (const call of calls) void call.then((reply) => answered.push(reply));
-      await waitFor(() => answered.length >= 20, 10_000, 'some answers');
+      const { calls, answered } = await burstUnderWay(client, queue);
       await proxy.cut();
       const connection = await openBroker();
       const channel = await connection.createChannel();
@@ -87,10 +96,7 @@ describe('worker faults (fault)', () => {
     workers.push(worker);
     const client = await TutorialClient.open();
     try {
-      const calls = Array.from({ length: 300 }, () => client.call(queue, String(BIG_N), 30_000));
-      const answered: TutorialReply[] = [];
-      for (const call of calls) void call.then((reply) => answered.push(reply));
-      await waitFor(() => answered.length >= 20, 10_000, 'some answers');
+      const { calls, answered } = await burstUnderWay(client, queue);
       worker.signal('SIGTERM');
       expect(await worker.exited).toEqual({ code: 0, signal: null });
       const connection = await openBroker();

@@ -23,8 +23,8 @@ export function traceRequests(app: NestFastifyApplication): void {
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     // nestjs-pino creates its root logger when the app initialises, after this hook is added.
-    const log = PinoLogger.root;
-    if (!log.isLevelEnabled('info')) return done();
+    const log = PinoLogger.root as PinoLogger['logger'] | undefined;
+    if (log === undefined || !log.isLevelEnabled('info')) return done();
     const { method, url } = request;
     const statusCode = reply.statusCode;
     const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;

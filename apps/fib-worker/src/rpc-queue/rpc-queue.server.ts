@@ -23,7 +23,6 @@ interface Link {
   connection: ChannelModel;
   channel: Channel;
   consumerTag: string;
-  acks: AckBatcher;
 }
 
 /**
@@ -105,7 +104,11 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       }
       const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
       const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(message, channel, acks));
-      const link: Link = { connection, channel, consumerTag, acks };
+      if (this.closing) {
+        await connection.close();
+        return;
+      }
+      const link: Link = { connection, channel, consumerTag };
       this.watch(link);
       this.link = link;
       this.reconnectAttempt = 0;
@@ -191,8 +194,9 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
   /** One line per request: correlation id, the caller's request id (message_id) and traceparent, n, outcome, duration. */
   private logAnswer(message: ConsumeMessage, outcome: string, startedAt: number): void {
     // Straight to pino: Nest's Logger adds two layers and an AsyncLocalStorage lookup per line.
-    const log = PinoLogger.root;
-    if (!log.isLevelEnabled('info')) return;
+    // Undefined when the app has no nestjs-pino LoggerModule: then there is no request line.
+    const log = PinoLogger.root as PinoLogger['logger'] | undefined;
+    if (log === undefined || !log.isLevelEnabled('info')) return;
     const { correlationId, messageId, headers } = message.properties as {
       correlationId?: string;
       messageId?: string;
