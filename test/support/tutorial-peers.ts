@@ -74,6 +74,8 @@ export interface TutorialReply {
 
 /** rpc_client.js: an exclusive server-named callback queue, a uuid correlation id, no content_type. */
 export class TutorialClient {
+  private readonly timers = new Set<NodeJS.Timeout>();
+
   private constructor(
     private readonly connection: ChannelModel,
     private readonly channel: Channel,
@@ -107,12 +109,15 @@ export class TutorialClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(correlationId);
+        this.timers.delete(timer);
         reject(
           new Error(`tutorial client: no reply to ${JSON.stringify(String(body).slice(0, 20))} in ${timeoutMs} ms`),
         );
       }, timeoutMs);
+      this.timers.add(timer);
       this.waiting.set(correlationId, (reply) => {
         clearTimeout(timer);
+        this.timers.delete(timer);
         resolve(reply);
       });
       this.channel.sendToQueue(queue, typeof body === 'string' ? Buffer.from(body) : body, {
@@ -122,7 +127,10 @@ export class TutorialClient {
     });
   }
 
+  /** Closes the connection; calls still waiting are left unanswered, their timers cleared. */
   async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     await this.connection.close().catch(() => undefined);
   }
 }
