@@ -4,6 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY nest-cli.json tsconfig.json ./
+COPY scripts scripts
 COPY apps apps
 COPY libs libs
 RUN npm run build && npm prune --omit=dev

@@ -1,6 +1,7 @@
+import { RpcClient } from '@app/rpc-client';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { deleteQueues, uniqueQueue } from '../support/broker';
+import { deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { startGateway } from '../support/apps';
 import { TutorialServer } from '../support/tutorial-peers';
 
@@ -61,7 +62,6 @@ describe('gateway error answers (e2e)', () => {
     });
 
     it('→ 504 at the deadline; the late reply is discarded and counted', async () => {
-      const { RpcClient } = await import('@app/rpc-client');
       const client = gateway.get(RpcClient);
       const before = client.stats.unknownReplies;
       const started = Date.now();
@@ -70,9 +70,7 @@ describe('gateway error answers (e2e)', () => {
       expect(res.body).toMatchObject({ statusCode: 504, error: 'Gateway Timeout', code: 'TIMEOUT' });
       expect(elapsed).toBeGreaterThanOrEqual(240);
       expect(elapsed).toBeLessThan(650);
-      const deadline = Date.now() + 3000;
-      while (client.stats.unknownReplies === before && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => client.stats.unknownReplies > before, 3000, 'the late reply');
       expect(client.stats.unknownReplies).toBe(before + 1);
       expect(client.pendingCount).toBe(0);
     });
@@ -122,10 +120,8 @@ describe('gateway error answers (e2e)', () => {
           .get(`/fib/${n}`)
           .then((res) => res.status),
       );
-      const { RpcClient } = await import('@app/rpc-client');
       const client = gateway.get(RpcClient);
-      const deadline = Date.now() + 2000;
-      while (client.pendingCount < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => client.pendingCount === 2, 2000, 'two pending calls');
       const started = Date.now();
       const res = await request(http).get('/fib/3').expect(503);
       expect(Date.now() - started).toBeLessThan(100);
