@@ -4,8 +4,8 @@ import { httpGet, tally } from '../support/http';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TutorialServer } from '../support/tutorial-peers';
 
-/** Start-up without a broker, bad configuration, and graceful shutdown of the built gateway. */
-describe('gateway lifecycle (fault)', () => {
+/** Start-up without a broker, bad configuration, and graceful shutdown of the built apps. */
+describe('app lifecycle (fault)', () => {
   const processes: AppProcess[] = [];
   const queues: string[] = [];
 
@@ -28,6 +28,25 @@ describe('gateway lifecycle (fault)', () => {
     expect(gateway.running).toBe(true);
     await proxy.restore();
     await waitFor(async () => (await httpGet(`${url}/health`)).status === 200, 10_000, 'health 200');
+    await proxy.cut();
+  });
+
+  it('a worker also starts without a broker, says where it tries, and consumes once the broker is there', async () => {
+    const proxy = await TcpProxy.start();
+    await proxy.cut();
+    const queue = uniqueQueue('w-nobroker');
+    queues.push(queue);
+    const worker = new AppProcess('fib-worker', { AMQP_URL: proxy.url, RPC_QUEUE: queue });
+    processes.push(worker);
+    const healthUrl = `${(await worker.waitForOutput(/health at (http:\/\/[\d.:]+)\/health/))[1]}/health`;
+    await worker.waitForOutput(
+      new RegExp(`cannot consume ${queue} at amqp://guest:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}`),
+    );
+    expect((await httpGet(healthUrl)).status).toBe(503);
+    expect(worker.running).toBe(true);
+    await proxy.restore();
+    await worker.waitForOutput(/consuming /);
+    await waitFor(async () => (await httpGet(healthUrl)).status === 200, 10_000, 'worker health 200');
     await proxy.cut();
   });
 
