@@ -62,6 +62,18 @@ describe('gateway GET /fib/:n (e2e)', () => {
     expect(res.body.message).toMatch(/^n must be/);
   });
 
+  it.each(['/fib', '/fib/'])('GET %s (no n) → 400', async (path) => {
+    const res = await request(gateway.getHttpServer()).get(path).expect(400);
+    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: 'n is missing: GET /fib/{n}' });
+  });
+
+  it('GET /fib/<leading zeros>30 → 200 for 30', async () => {
+    const res = await request(gateway.getHttpServer())
+      .get(`/fib/${'0'.repeat(30)}30`)
+      .expect(200);
+    expect(res.body).toEqual({ n: 30, value: '832040' });
+  });
+
   it('GET /health → 200 with the broker up and one worker', async () => {
     const res = await request(gateway.getHttpServer()).get('/health').expect(200);
     expect(res.body).toMatchObject({ status: 'ok', info: { broker: { status: 'up', workers: 1 } } });

@@ -11,7 +11,10 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config),
     // A long malformed :n must still reach the pipe (400), not miss the route (404).
-    new FastifyAdapter({ ...requestIdFastifyOptions, routerOptions: { maxParamLength: 10_000 } }),
+    new FastifyAdapter({
+      ...requestIdFastifyOptions,
+      routerOptions: { maxParamLength: 10_000, ignoreTrailingSlash: true },
+    }),
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));

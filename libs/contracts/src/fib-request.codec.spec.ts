@@ -18,6 +18,7 @@ describe('parseFibN', () => {
     ['0', 0],
     ['30', 30],
     ['007', 7],
+    ['0000000000000000000000030', 30],
     ['100000', 100_000],
   ])('accepts %p as %i', (text, n) => {
     expect(parseFibN(text, MAX)).toBe(n);

@@ -13,7 +13,7 @@ export class FibArgumentError extends Error {
 }
 
 const SHOWN_CHARS = 32;
-// Longer digit strings are certainly above any safe FIB_MAX_N; no need to parse them.
+// More significant digits than this are certainly above any safe FIB_MAX_N; no need to parse them.
 const MAX_DIGITS = 15;
 
 /**
@@ -35,7 +35,9 @@ export function parseFibN(text: string, maxN: number): number {
       );
     }
   }
-  const n = length > MAX_DIGITS ? Number.POSITIVE_INFINITY : Number(text);
+  let first = 0;
+  while (first < length - 1 && text.charCodeAt(first) === 48) first++;
+  const n = length - first > MAX_DIGITS ? Number.POSITIVE_INFINITY : Number(text);
   if (n > maxN) {
     throw new FibArgumentError(RpcErrorCode.OUT_OF_RANGE, `n must be at most ${maxN}, got ${show(text)}`);
   }

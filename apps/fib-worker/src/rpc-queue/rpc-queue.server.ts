@@ -188,7 +188,11 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       this.logger.warn(`reply not sent (${describeError(error)}); the request will be redelivered`);
       return;
     }
-    this.logAnswer(message, failure?.code ?? 'ok', startedAt);
+    try {
+      this.logAnswer(message, failure?.code ?? 'ok', startedAt);
+    } catch {
+      // A log line must never take the worker down; the reply and ack are already out.
+    }
   }
 
   /** One line per request: correlation id, the caller's request id (message_id) and traceparent, n, outcome, duration. */

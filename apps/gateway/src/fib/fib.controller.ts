@@ -1,8 +1,9 @@
 import { startTrace } from '@app/observability';
-import { Controller, Get, Param, Req } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Param, Req } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
+  ApiExcludeEndpoint,
   ApiGatewayTimeoutResponse,
   ApiHeader,
   ApiOkResponse,
@@ -38,5 +39,12 @@ export class FibController {
     const trace = startTrace(request.raw, request.id);
     trace.n = n;
     return this.fibService.fib(n, trace);
+  }
+
+  /** `/fib` and `/fib/` name no n: a malformed request, not a missing resource. */
+  @Get()
+  @ApiExcludeEndpoint()
+  missing(): never {
+    throw new BadRequestException('n is missing: GET /fib/{n}');
   }
 }
