@@ -3,4 +3,4 @@ export * from './metrics/metrics.controller';
 export * from './metrics/metrics.module';
 export * from './request-id.fastify';
 export * from './request-trace';
-export * from './trace.constants';
+export * from './observability.constants';

@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
 import { requestIdOf, TracedRequest } from './request-trace';
-import { REQUEST_ID_HEADER } from './trace.constants';
+import { REQUEST_ID_HEADER } from './observability.constants';
 
 /** Fastify options giving each request the caller's X-Request-Id, or a new UUID, as its id. */
 export const requestIdFastifyOptions = {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from './trace.constants';
+import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from './observability.constants';
 
 /** What the one log line of a request says besides method, URL, status and duration. */
 export interface RequestTrace {

@@ -1,4 +1,4 @@
-import { CONFIG_DEFAULTS, ConfigError, loadConfig, nestLogLevels } from './env.config';
+import { CONFIG_DEFAULTS, ConfigError, loadConfig } from './env.config';
 
 function variableOf(env: Record<string, string>): string {
   try {
@@ -65,12 +65,5 @@ describe('loadConfig', () => {
 
   it('puts the variable in a one-line message', () => {
     expect(() => loadConfig({ RPC_TIMEOUT_MS: 'soon' })).toThrow(/^invalid RPC_TIMEOUT_MS="soon": [^\n]+$/);
-  });
-});
-
-describe('nestLogLevels', () => {
-  it('maps LOG_LEVEL to the Nest levels at or above it', () => {
-    expect(nestLogLevels('info')).toEqual(['fatal', 'error', 'warn', 'log']);
-    expect(nestLogLevels('error')).toEqual(['fatal', 'error']);
   });
 });

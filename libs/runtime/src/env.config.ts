@@ -104,12 +104,3 @@ function queueName(env: Env, name: string, fallback: string): string {
   }
   return value;
 }
-
-const NEST_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-export type NestLogLevel = (typeof NEST_LEVELS)[number];
-
-/** Nest logger levels for `LOG_LEVEL` (Nest calls `info` `log`). */
-export function nestLogLevels(level: LogLevel): NestLogLevel[] {
-  const index = LOG_LEVELS.indexOf(level);
-  return NEST_LEVELS.slice(0, index + 1);
-}

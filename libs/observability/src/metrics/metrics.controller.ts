@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '../trace.constants';
+import { METRICS_REGISTRY } from '../observability.constants';
 
 @ApiTags('operations')
 @Controller('metrics')

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '../trace.constants';
+import { METRICS_REGISTRY } from '../observability.constants';
 import { MetricsController } from './metrics.controller';
 
 /**
