@@ -187,7 +187,8 @@ describe('RpcClient (e2e)', () => {
       const started = Date.now();
       const error = await call;
       expect(error).toMatchObject({ code: 'NO_WORKER' });
-      expect(Date.now() - started).toBeLessThan(2500);
+      // Two checks a second apart see no consumer, plus scheduling slack; the deadline is 8 s away.
+      expect(Date.now() - started).toBeLessThan(3000);
       await client.close();
       await deleteQueues(queue);
     });
