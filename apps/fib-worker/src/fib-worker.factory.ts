@@ -27,7 +27,7 @@ export async function createFibWorker(config: AppConfig): Promise<NestFastifyApp
     },
   );
   app.useLogger(app.get(Logger));
-  traceRequests(app);
+  traceRequests(app, config.logLevel);
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   // Initialise (logger, metrics) before the transport delivers its first request.
   await app.init();

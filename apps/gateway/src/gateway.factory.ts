@@ -18,7 +18,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
-  traceRequests(app);
+  traceRequests(app, config.logLevel);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

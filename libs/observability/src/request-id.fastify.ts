@@ -1,3 +1,4 @@
+import type { LogLevel } from '@app/runtime';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
@@ -12,19 +13,20 @@ export const requestIdFastifyOptions = {
 /**
  * Echoes the request id in the X-Request-Id response header (errors
  * included) and writes one JSON line per request when the level is info or
- * lower: request id, method, URL, status, duration, plus the trace the
+ * lower (`LOG_LEVEL`): request id, method, URL, status, duration, plus the trace the
  * handler filled in (n, correlation id, outcome, traceparent).
  */
-export function traceRequests(app: NestFastifyApplication): void {
+export function traceRequests(app: NestFastifyApplication, level: LogLevel): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  if (level !== 'info' && level !== 'debug' && level !== 'verbose') return;
   fastify.addHook('onResponse', (request, reply, done) => {
     // nestjs-pino creates its root logger when the app initialises, after this hook is added.
     const log = PinoLogger.root as PinoLogger['logger'] | undefined;
-    if (log === undefined || !log.isLevelEnabled('info')) return done();
+    if (log === undefined) return done();
     const { method, url } = request;
     const statusCode = reply.statusCode;
     const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
