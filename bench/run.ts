@@ -122,12 +122,13 @@ function startProcess(args: string[], env: Record<string, string>): Promise<{ ch
 }
 
 async function startWorker(queue: string, prefetch = PREFETCH, logLevel = APP_LOG_LEVEL): Promise<AppProcess> {
-  const worker = new AppProcess('fib-worker', {
-    AMQP_URL,
-    RPC_QUEUE: queue,
-    WORKER_PREFETCH: String(prefetch),
-    LOG_LEVEL: logLevel,
-  });
+  // Log lines go to /dev/null, as to a collector in production: piping them here would load this process.
+  const worker = new AppProcess(
+    'fib-worker',
+    { AMQP_URL, RPC_QUEUE: queue, WORKER_PREFETCH: String(prefetch), LOG_LEVEL: logLevel },
+    [],
+    { stdout: 'ignore' },
+  );
   await waitFor(async () => (await consumerCount(queue)) > 0 || !worker.running, 10_000, 'the worker to consume');
   return worker;
 }
@@ -230,7 +231,12 @@ async function startPair(logLevel: string): Promise<{ url: string; stop: () => P
   const queue = uniqueQueue(`bench-gw-${logLevel}`);
   const worker = await startWorker(queue, PREFETCH, logLevel);
   const port = await freePort();
-  const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: logLevel, PORT: String(port) });
+  const gateway = new AppProcess(
+    'gateway',
+    { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: logLevel, PORT: String(port) },
+    [],
+    { stdout: 'ignore' },
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200,

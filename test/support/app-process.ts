@@ -15,14 +15,16 @@ export class AppProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
+  /** `stdout: 'ignore'` discards the app's log lines (benchmarks: capturing them costs the caller CPU). */
   constructor(
     readonly name: AppName,
     env: Record<string, string>,
     args: string[] = [],
+    { stdout = 'pipe' }: { stdout?: 'pipe' | 'ignore' } = {},
   ) {
     this.child = spawn(process.execPath, [join(ROOT, 'dist/apps', name, 'main.js'), ...args], {
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', LOG_LEVEL: 'info', WORKER_HTTP_PORT: '0', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', stdout, 'pipe'],
     });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
