@@ -3,6 +3,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { startGateway } from '../support/apps';
+import { sample } from '../support/metrics';
 import { TutorialServer } from '../support/tutorial-peers';
 
 /** The 5xx rows: a worker that answers INTERNAL, one too slow for the deadline, and none at all. */
@@ -73,6 +74,9 @@ describe('gateway error answers (e2e)', () => {
       await waitFor(() => client.stats.unknownReplies > before, 3000, 'the late reply');
       expect(client.stats.unknownReplies).toBe(before + 1);
       expect(client.pendingCount).toBe(0);
+      const metrics = (await request(gateway.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(sample(metrics, 'fib_gateway_rpc_unknown_replies_total')).toBe(before + 1);
+      expect(sample(metrics, 'fib_gateway_rpc_calls_total{outcome="TIMEOUT"}')).toBe(1);
     });
   });
 

@@ -3,6 +3,7 @@ import { deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { AppProcess } from '../support/app-process';
 import { httpGet, tally } from '../support/http';
+import { sample } from '../support/metrics';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TutorialServer } from '../support/tutorial-peers';
 
@@ -64,5 +65,9 @@ describe('gateway loses the broker (fault)', () => {
     const answer = await httpGet(`${url}/fib/30`);
     expect(answer.body).toEqual({ n: 30, value: '832040' });
     expect(gateway.output).toMatch(/broker connection lost; \d+ pending calls failed; reconnecting/);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(sample(metrics, 'fib_gateway_broker_reconnects_total')).toBe(1);
+    expect(sample(metrics, 'fib_gateway_rpc_calls_total{outcome="CONNECTION_LOST"}')).toBe(10);
+    expect(sample(metrics, 'fib_gateway_rpc_calls_total{outcome="BROKER_UNAVAILABLE"}')).toBeGreaterThanOrEqual(5);
   });
 });

@@ -1,3 +1,4 @@
+import { AddressInfo, createServer } from 'node:net';
 import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { AppProcess } from '../support/app-process';
 import { httpGet, tally } from '../support/http';
@@ -48,6 +49,20 @@ describe('app lifecycle (fault)', () => {
     await worker.waitForOutput(/consuming /);
     await waitFor(async () => (await httpGet(healthUrl)).status === 200, 10_000, 'worker health 200');
     await proxy.cut();
+  });
+
+  it('gateway exits 1 with one line when its HTTP port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: uniqueQueue('gw-port'), PORT: String(port) });
+      processes.push(gateway);
+      expect(await gateway.exited).toEqual({ code: 1, signal: null });
+      expect(gateway.output).toMatch(/^start failed: listen EADDRINUSE.*$/m);
+    } finally {
+      holder.close();
+    }
   });
 
   it.each(['gateway', 'fib-worker', 'cli'] as const)('%s exits 1 with one line naming a bad variable', async (name) => {

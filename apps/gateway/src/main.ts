@@ -1,4 +1,4 @@
-import { closeOnSignals, loadConfigOrExit } from '@app/runtime';
+import { closeOnSignals, describeError, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import { createGateway } from './gateway.factory';
 
@@ -11,4 +11,8 @@ async function bootstrap(): Promise<void> {
   logger.log(`gateway listening on ${await app.getUrl()} (try /fib/30)`);
 }
 
-void bootstrap();
+bootstrap().catch((error: unknown) => {
+  // e.g. the HTTP port is taken: one line and a non-zero exit, not a stack from an unhandled rejection
+  process.stderr.write(`start failed: ${describeError(error)}\n`);
+  process.exit(1);
+});
