@@ -7,7 +7,7 @@ import { AMQP_URL } from './broker';
 
 export function testConfig(queue: string, overrides: Partial<AppConfig> = {}): AppConfig {
   // Logs at error level: the apps' start-up lines are noise in test output.
-  return { ...loadConfig({}), amqpUrl: AMQP_URL, rpcQueue: queue, logLevel: 'error', ...overrides };
+  return { ...loadConfig({}), amqpUrls: [AMQP_URL], rpcQueue: queue, logLevel: 'error', ...overrides };
 }
 
 /** A worker app in this process (no HTTP listener), consuming `queue`. */

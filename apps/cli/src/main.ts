@@ -1,6 +1,6 @@
 import { encodeFibRequest, FibArgumentError, parseFibN } from '@app/contracts';
 import { RpcClient, RpcClientError } from '@app/rpc-client';
-import { loadConfigOrExit } from '@app/runtime';
+import { linkSettings, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 
 /**
@@ -16,7 +16,7 @@ async function main(args: string[]): Promise<number> {
   }
   Logger.overrideLogger(['error']);
   const client = new RpcClient({
-    url: config.amqpUrl,
+    ...linkSettings(config),
     queue: config.rpcQueue,
     timeoutMs: config.rpcTimeoutMs,
     replyMode: config.rpcReplyMode,

@@ -1,5 +1,5 @@
 import { traceRequests, requestIdFastifyOptions } from '@app/observability';
-import { AppConfig } from '@app/runtime';
+import { AppConfig, linkSettings } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -13,8 +13,9 @@ import { RpcQueueServer } from './rpc-queue/rpc-queue.server';
  */
 export async function createFibWorker(config: AppConfig): Promise<NestFastifyApplication> {
   const server = new RpcQueueServer({
-    url: config.amqpUrl,
+    ...linkSettings(config),
     queue: config.rpcQueue,
+    queueType: config.rpcQueueType,
     prefetch: config.workerPrefetch,
     pattern: FIB_PATTERN,
   });

@@ -1,6 +1,6 @@
 import { loggerOptions, MetricsModule } from '@app/observability';
 import { RpcClientModule } from '@app/rpc-client';
-import { AppConfig } from '@app/runtime';
+import { AppConfig, linkSettings } from '@app/runtime';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
@@ -28,7 +28,9 @@ export class GatewayModule {
         RpcClientModule.forRootAsync({
           inject: [ConfigService],
           useFactory: (settings: ConfigService<AppConfig, true>) => ({
-            url: settings.get('amqpUrl', { infer: true }),
+            ...linkSettings(config),
+            // fib is pure: a call whose link was lost is sent again on the next one.
+            resendOnLinkLoss: true,
             queue: settings.get('rpcQueue', { infer: true }),
             timeoutMs: settings.get('rpcTimeoutMs', { infer: true }),
             maxInFlight: settings.get('rpcMaxInFlight', { infer: true }),

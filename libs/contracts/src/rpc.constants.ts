@@ -16,5 +16,27 @@ export const ERROR_CONTENT_TYPE = 'application/json';
 /** `type` property that marks an error reply. */
 export const ERROR_REPLY_TYPE = 'error';
 
-/** Options `rpc_queue` is declared with: exactly the tutorial's, so either side may declare it first. */
-export const RPC_QUEUE_OPTIONS = { durable: false } as const;
+
+
+
+/**
+ * Request header carrying the caller's absolute deadline (epoch ms). A worker
+ * skips a request already past it: `expiration` only protects requests still
+ * in the queue, not those already in a worker's prefetch window.
+ */
+export const DEADLINE_HEADER = 'x-deadline';
+
+/** How the worker declares the request queue when it does not exist yet (`RPC_QUEUE_TYPE`). */
+export type RpcQueueType = 'quorum' | 'classic' | 'transient';
+
+/**
+ * Declaration of each queue type: `quorum` is what RabbitMQ's tutorial
+ * declares today, `transient` the 2010s tutorial's (refused by RabbitMQ 4.3's
+ * defaults). An existing queue is adopted as it is, whatever its type.
+ */
+export const RPC_QUEUE_DECLARATIONS: Readonly<Record<RpcQueueType, { durable: boolean; arguments?: Record<string, string> }>> =
+  {
+    quorum: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+    classic: { durable: true },
+    transient: { durable: false },
+  };

@@ -1,10 +1,50 @@
 /** Options of RpcClientModule.forRoot / forRootAsync and of `new RpcClient()`. */
 export interface RpcClientOptions {
   /**
-   * Broker URL; amqps:// works too.
+   * Broker URL; amqps:// works too. Ignored when `urls` is given.
    * @default 'amqp://guest:guest@localhost:5672'
    */
   url?: string;
+  /**
+   * The nodes of a cluster, each a full URL. One connection at a time; the
+   * order is shuffled per instance and a lost link is retried on the next node first.
+   * @default [url]
+   */
+  urls?: readonly string[];
+  /**
+   * AMQP heartbeat timeout asked of the broker, in seconds (amqplib 2.x: 0 turns it off).
+   * @default 5
+   */
+  heartbeatS?: number;
+  /**
+   * Deadline of one connection attempt (TCP + TLS + AMQP handshake), and of the set-up after it, in ms.
+   * @default 3000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * A consumer check that gets no answer within this many ms means the link is
+   * silent (half-open, frozen broker): it is dropped and re-made.
+   * @default 3000
+   */
+  consumerCheckTimeoutMs?: number;
+  /**
+   * Send a call again on the next link when its link is lost before the reply
+   * (for idempotent requests; duplicates' replies are discarded as late ones).
+   * @default false
+   */
+  resendOnLinkLoss?: boolean;
+  /**
+   * How often one call may be sent again after link losses.
+   * @default 2
+   */
+  maxResends?: number;
+  /** CA, client certificate and key for amqps:// nodes. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /**
+   * `external`: log in by the client certificate (RabbitMQ's EXTERNAL mechanism).
+   * @default 'plain'
+   */
+  auth?: 'plain' | 'external';
   /**
    * Request queue the calls are published to (default exchange, this routing key).
    * @default 'rpc_queue'
@@ -55,6 +95,8 @@ export interface RpcCallOptions {
   messageId?: string;
   /** AMQP headers table to send with the request (e.g. `traceparent`). */
   headers?: Record<string, string>;
+  /** Aborting it settles the call at once with CallCancelledError and frees its slot. */
+  signal?: AbortSignal;
 }
 
 /** A call in flight, as `RpcClient.send` returns it. */
@@ -71,4 +113,21 @@ export interface RpcClientStats {
   unknownReplies: number;
   /** Successful reconnects after a lost connection. */
   reconnects: number;
+  /** Links this client declared dead because its consumer check got no answer in time. */
+  silentLinkDrops: number;
+  /** Requests sent again on a new link after their link was lost. */
+  resends: number;
+  /** Calls cancelled by their caller's AbortSignal. */
+  cancelled: number;
+}
+
+/** What health and metrics show of a client. */
+export interface RpcClientHealth {
+  status: 'up' | 'down';
+  /** The broker link's state (see BrokerLinkState), or 'closing'. */
+  state: string;
+  /** The node connected to (URL without credentials). */
+  node?: string;
+  /** Why it is down, or why calls are refused while up (flow control). */
+  reason?: string;
 }

@@ -1,70 +1,109 @@
-import { decodeErrorReply, DIRECT_REPLY_TO, ERROR_REPLY_TYPE, TEXT_CONTENT_TYPE } from '@app/contracts';
+import { DEADLINE_HEADER, decodeErrorReply, DIRECT_REPLY_TO, ERROR_REPLY_TYPE, TEXT_CONTENT_TYPE } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { backoffDelayMs, connectAmqp, describeError, redactUrl } from '@app/runtime';
+import { BrokerLink, describeError } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import {
   BrokerUnavailableError,
+  CallCancelledError,
   ClientClosedError,
   ConnectionLostError,
+  FlowControlError,
+  InvalidOptionsError,
   NoWorkerError,
   OverloadedError,
   RemoteRpcError,
   RpcClientError,
   RpcTimeoutError,
 } from './errors';
-import { RPC_CLIENT_DEFAULTS } from './rpc-client.constants';
-import { RpcCall, RpcCallOptions, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
+import { MAX_TIMEOUT_MS, RPC_CLIENT_DEFAULTS } from './rpc-client.constants';
+import { RpcCall, RpcCallOptions, RpcClientHealth, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
 
 interface PendingCall {
   resolve(value: string): void;
   reject(error: RpcClientError): void;
   timer: NodeJS.Timeout;
+  /** Absolute deadline, epoch ms. */
+  deadline: number;
+  body: Buffer;
+  options: RpcCallOptions;
+  /** Times sent again after a lost link. */
+  resends: number;
+  /** Waiting for a link to be sent again on. */
+  parked: boolean;
+  unlisten?: () => void;
 }
 
-interface Link {
+/** What one link's set-up made: the channel calls go out on, the reply path, the consumer check's channel. */
+interface Session {
   connection: ChannelModel;
   channel: Channel;
   replyTo: string;
+  checkChannel: Channel | undefined;
+  initialConsumers: number;
 }
-
-type State = 'idle' | 'connecting' | 'ready' | 'closing' | 'closed';
 
 /**
  * Request/reply over RabbitMQ, the tutorial's way, with answers to its open
  * questions: every call ends in a value or a typed error (deadline, no worker,
- * connection lost, overload, remote error, closed), never waits forever, and
- * is never buffered to be sent late.
+ * connection lost, overload, flow control, cancelled, remote error, closed),
+ * never waits forever, and is never buffered to be sent late.
  *
- * One connection, one channel and one reply path per instance; pending calls
- * are a Map keyed by correlation id, each with its own deadline timer.
+ * The broker link (node list, bounded attempts, reconnects, close) is a
+ * BrokerLink; this class supplies its set-up (reply path, first consumer
+ * check) and keeps the pending calls: a Map keyed by correlation id, each
+ * with its own deadline timer.
  */
 export class RpcClient implements OnModuleInit, OnApplicationShutdown {
-  readonly stats: RpcClientStats = { unknownReplies: 0, reconnects: 0 };
+  readonly stats: RpcClientStats = { unknownReplies: 0, reconnects: 0, silentLinkDrops: 0, resends: 0, cancelled: 0 };
 
-  private readonly options: Required<RpcClientOptions>;
+  private readonly options: typeof RPC_CLIENT_DEFAULTS & RpcClientOptions;
   private readonly logger = new Logger(RpcClient.name);
   private readonly pending = new Map<string, PendingCall>();
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
+  private readonly link: BrokerLink<Session>;
   private nextId = 0;
-
-  private state: State = 'idle';
-  private link: Link | undefined;
+  private everUp = false;
+  private closing = false;
   private consumers = 0;
-  private checkChannel: Channel | undefined;
+  private notDraining = false;
   private checkTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnectAttempt = 0;
-  private firstAttempt: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
 
   constructor(options: RpcClientOptions = {}) {
     this.options = { ...RPC_CLIENT_DEFAULTS, ...withoutUndefined(options) };
+    const { queue } = this.options;
+    checkInteger(queue, 'timeoutMs', this.options.timeoutMs, 1, MAX_TIMEOUT_MS);
+    checkInteger(queue, 'maxInFlight', this.options.maxInFlight, 1, 10_000_000);
+    checkInteger(queue, 'consumerCheckIntervalMs', this.options.consumerCheckIntervalMs, 1, MAX_TIMEOUT_MS);
+    checkInteger(queue, 'consumerCheckTimeoutMs', this.options.consumerCheckTimeoutMs, 1, MAX_TIMEOUT_MS);
+    checkInteger(queue, 'maxResends', this.options.maxResends, 0, 100);
+    this.link = new BrokerLink<Session>({
+      urls: this.options.urls ?? [this.options.url],
+      connectionName: this.options.connectionName,
+      heartbeatS: this.options.heartbeatS,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      reconnectDelayMs: this.options.reconnectDelayMs,
+      tls: this.options.tls,
+      auth: this.options.auth,
+      logger: this.logger,
+      setup: (connection) => this.setUp(connection),
+      onUp: (session, node) => this.onUp(session, node),
+      onDown: (session, reason) => this.onDown(session, reason),
+      onAttemptFailed: (consecutive) => {
+        // Every node refused once: no link is coming soon, so calls kept to be sent again fail now (503).
+        if (consecutive >= this.nodeCount) this.failParked();
+      },
+    });
   }
 
-  /** True while connected with a reply path: calls can be sent. */
+  private get nodeCount(): number {
+    return this.options.urls?.length ?? 1;
+  }
+
+  /** True while connected with a reply path and not closing: calls can be sent. */
   get isConnected(): boolean {
-    return this.state === 'ready';
+    return !this.closing && this.link.status.state === 'ready';
   }
 
   /** Consumers of the request queue at the last check (0 when it is absent). */
@@ -81,13 +120,21 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     return this.options.queue;
   }
 
+  /** Up when calls can be sent; otherwise down, with the reason. */
+  health(): RpcClientHealth {
+    const status = this.link.status;
+    if (this.closing) return { status: 'down', state: status.state === 'closed' ? 'closed' : 'closing', reason: 'closing' };
+    if (status.state !== 'ready') {
+      return { status: 'down', state: status.state, reason: status.problem ?? 'connecting to the broker' };
+    }
+    const held = this.flowControl();
+    if (held !== undefined) return { status: 'down', state: status.state, node: status.node, reason: held };
+    return { status: 'up', state: status.state, node: status.node };
+  }
+
   /** Starts connecting; resolves after the first attempt, whatever its outcome (it keeps retrying). */
   connect(): Promise<void> {
-    if (this.state === 'idle') {
-      this.state = 'connecting';
-      this.firstAttempt = this.attemptConnect();
-    }
-    return this.firstAttempt ?? Promise.resolve();
+    return this.link.start();
   }
 
   async onModuleInit(): Promise<void> {
@@ -108,88 +155,206 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   /** Like `call`, also telling the correlation id the request went out with (for logs). */
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
-    const failure = this.refusal();
-    if (failure) return { correlationId: undefined, reply: Promise.reject(failure) };
-    const link = this.link as Link;
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    const failure = this.refusal(timeoutMs, options.signal);
+    if (failure) return { correlationId: undefined, reply: Promise.reject(failure) };
+    const session = this.link.session as Session;
     const correlationId = this.idPrefix + (this.nextId++).toString(36);
 
     const reply = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.onDeadline(correlationId, timeoutMs), timeoutMs);
-      this.pending.set(correlationId, { resolve, reject, timer });
-      try {
-        link.channel.publish('', this.options.queue, body, {
-          correlationId,
-          replyTo: link.replyTo,
-          expiration: timeoutMs,
-          contentType: TEXT_CONTENT_TYPE,
-          mandatory: true,
-          messageId: options.messageId,
-          headers: options.headers,
-        });
-      } catch {
-        // The channel closed under us; its close handler fails the other calls.
-        this.settle(correlationId)?.reject(new ConnectionLostError(this.options.queue, correlationId));
+      const call: PendingCall = {
+        resolve,
+        reject,
+        timer,
+        deadline: Date.now() + timeoutMs,
+        body,
+        options,
+        resends: 0,
+        parked: false,
+      };
+      this.pending.set(correlationId, call);
+      const signal = options.signal;
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (this.settle(correlationId) === undefined) return;
+          this.stats.cancelled++;
+          reject(new CallCancelledError(this.options.queue, correlationId));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
+      this.publish(session, correlationId, call);
     });
     return { correlationId, reply };
   }
 
   /**
    * Stops taking calls, lets pending ones finish (each is bounded by its
-   * deadline) unless `drain` is false, then closes the connection. Every
-   * pending call is settled when this resolves.
+   * deadline) unless `drain` is false, then closes the link. Every pending
+   * call is settled, and no timer, connection or retry is left, when this resolves.
    */
   async close({ drain = true }: { drain?: boolean } = {}): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return;
-    this.state = 'closing';
-    clearTimeout(this.reconnectTimer);
-    if (drain && this.pending.size > 0) {
+    if (this.closing) return;
+    this.closing = true;
+    if (drain && this.pending.size > 0 && this.link.status.state === 'ready') {
       await new Promise<void>((resolve) => (this.onDrained = resolve));
     }
     this.failAll(() => new ClientClosedError(this.options.queue));
     this.stopConsumerChecks();
-    const link = this.link;
-    this.link = undefined;
-    this.state = 'closed';
-    await link?.connection.close().catch(() => undefined);
+    await this.link.close();
   }
 
-  private refusal(): RpcClientError | undefined {
-    switch (this.state) {
-      case 'ready':
-        break;
-      case 'closing':
-      case 'closed':
-        return new ClientClosedError(this.options.queue);
-      default:
-        return new BrokerUnavailableError(this.options.queue);
+  private refusal(timeoutMs: number, signal: AbortSignal | undefined): RpcClientError | undefined {
+    const { queue } = this.options;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      return new InvalidOptionsError(queue, 'timeoutMs', timeoutMs, `an integer from 1 to ${MAX_TIMEOUT_MS}`);
     }
-    if (this.consumers === 0) return new NoWorkerError(this.options.queue, 'no-consumers');
-    if (this.pending.size >= this.options.maxInFlight) {
-      return new OverloadedError(this.options.queue, this.options.maxInFlight);
+    if (this.closing) return new ClientClosedError(queue);
+    if (signal?.aborted) {
+      this.stats.cancelled++;
+      return new CallCancelledError(queue, undefined);
     }
+    if (this.link.status.state !== 'ready') return new BrokerUnavailableError(queue);
+    const held = this.flowControl();
+    if (held !== undefined) return new FlowControlError(queue, held);
+    if (this.consumers === 0) return new NoWorkerError(queue, 'no-consumers');
+    if (this.pending.size >= this.options.maxInFlight) return new OverloadedError(queue, this.options.maxInFlight);
     return undefined;
   }
 
-  /** Removes a pending call and its timer; undefined if it was not pending. */
+  /** Why calls are held back while the link is up: the broker's block, or a socket that is not draining. */
+  private flowControl(): string | undefined {
+    const blocked = this.link.status.blocked;
+    if (blocked !== undefined) return `broker blocked publishing: ${blocked}`;
+    return this.notDraining ? 'socket not draining' : undefined;
+  }
+
+  private publish(session: Session, correlationId: string, call: PendingCall): void {
+    const remainingMs = Math.max(1, call.deadline - Date.now());
+    try {
+      const written = session.channel.publish('', this.options.queue, call.body, {
+        correlationId,
+        replyTo: session.replyTo,
+        expiration: remainingMs,
+        contentType: TEXT_CONTENT_TYPE,
+        mandatory: true,
+        messageId: call.options.messageId,
+        headers: { ...call.options.headers, [DEADLINE_HEADER]: call.deadline },
+      });
+      // Sent, but buffered past the high-water mark: refuse further calls until 'drain'.
+      if (!written) this.notDraining = true;
+    } catch (error) {
+      // The channel closed under us; its close handler drops the link and deals with the other calls.
+      this.logger.warn(`request not published: ${describeError(error)}`);
+      this.settle(correlationId)?.reject(new ConnectionLostError(this.options.queue, correlationId));
+    }
+  }
+
+  /** Removes a pending call, its timer and abort listener; undefined if it was not pending. */
   private settle(correlationId: string): PendingCall | undefined {
     const call = this.pending.get(correlationId);
     if (call === undefined) return undefined;
     this.pending.delete(correlationId);
     clearTimeout(call.timer);
+    call.unlisten?.();
     if (this.onDrained !== undefined && this.pending.size === 0) this.onDrained();
     return call;
   }
 
   private onDeadline(correlationId: string, timeoutMs: number): void {
-    this.settle(correlationId)?.reject(new RpcTimeoutError(this.options.queue, correlationId, timeoutMs));
+    const call = this.settle(correlationId);
+    if (call === undefined) return;
+    // A call still waiting for a link to be re-sent on never reached a worker: the broker was the problem (503), not the worker (504).
+    call.reject(
+      call.parked
+        ? new ConnectionLostError(this.options.queue, correlationId)
+        : new RpcTimeoutError(this.options.queue, correlationId, timeoutMs),
+    );
   }
 
-  private readonly onReply = (message: ConsumeMessage | null): void => {
+  private async setUp(connection: ChannelModel): Promise<Session> {
+    const channel = await connection.createChannel();
+    const session: Session = { connection, channel, replyTo: '', checkChannel: undefined, initialConsumers: 0 };
+    channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
+    // A channel closing alone would leave a half-working client; drop the whole link instead.
+    channel.on('close', () => this.dropIfLive(session, 'request channel closed'));
+    channel.on('return', (message: Message) => this.onReturn(message));
+    channel.on('drain', () => {
+      if (this.link.session === session) this.notDraining = false;
+    });
+    if (this.options.replyMode === 'direct') {
+      session.replyTo = DIRECT_REPLY_TO;
+    } else {
+      session.replyTo = (await channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+    }
+    await channel.consume(session.replyTo, (message) => this.onReply(session, message), { noAck: true });
+    session.initialConsumers = await this.countConsumers(session);
+    return session;
+  }
+
+  private onUp(session: Session, node: string): void {
+    this.notDraining = false;
+    this.consumers = session.initialConsumers;
+    if (this.everUp) this.stats.reconnects++;
+    this.everUp = true;
+    const path = this.options.replyMode === 'direct' ? session.replyTo : 'callback queue';
+    this.logger.log(`connected to ${node}; reply path ${path}; ${this.consumers} consumer(s) on ${this.options.queue}`);
+    this.resendParked(session);
+    this.scheduleConsumerCheck(session);
+  }
+
+  private onDown(_session: Session, reason: string): void {
+    this.stopConsumerChecks();
+    if (this.closing) {
+      this.failAll(() => new ClientClosedError(this.options.queue));
+      return;
+    }
+    let failed = 0;
+    let parked = 0;
+    for (const [id, call] of [...this.pending]) {
+      if (this.options.resendOnLinkLoss && call.resends < this.options.maxResends && call.deadline > Date.now()) {
+        call.parked = true;
+        parked++;
+      } else {
+        this.settle(id)?.reject(new ConnectionLostError(this.options.queue, id));
+        failed++;
+      }
+    }
+    if (failed + parked > 0) {
+      this.logger.warn(`${reason}: ${failed} pending call(s) failed, ${parked} kept to be sent again on the next link`);
+    }
+  }
+
+  /** Calls whose link was lost go out again on the new one, with what is left of their deadline. */
+  private resendParked(session: Session): void {
+    for (const [id, call] of this.pending) {
+      if (!call.parked) continue;
+      call.parked = false;
+      call.resends++;
+      this.stats.resends++;
+      this.publish(session, id, call);
+    }
+  }
+
+  private failParked(): void {
+    let failed = 0;
+    for (const [id, call] of [...this.pending]) {
+      if (!call.parked) continue;
+      this.settle(id)?.reject(new ConnectionLostError(this.options.queue, id));
+      failed++;
+    }
+    if (failed > 0) this.logger.warn(`no broker node reachable: ${failed} call(s) kept to be sent again failed`);
+  }
+
+  private dropIfLive(session: Session, reason: string): void {
+    if (this.link.session === session) this.link.drop(reason);
+  }
+
+  private readonly onReply = (session: Session, message: ConsumeMessage | null): void => {
     if (message === null) {
       // Our reply consumer was cancelled by the broker: treat it as a lost link.
-      void this.link?.connection.close().catch(() => undefined);
+      this.dropIfLive(session, 'reply consumer cancelled by the broker');
       return;
     }
     const { correlationId, type } = message.properties as { correlationId?: string; type?: string };
@@ -207,68 +372,69 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   };
 
   /** `basic.return` of a mandatory publish: no queue by that name, so no worker. */
-  private readonly onReturn = (message: Message): void => {
+  private onReturn(message: Message): void {
     this.consumers = 0;
     const correlationId = (message.properties as { correlationId?: string }).correlationId;
     if (correlationId === undefined) return;
     this.settle(correlationId)?.reject(new NoWorkerError(this.options.queue, 'unroutable'));
-  };
-
-  private async attemptConnect(): Promise<void> {
-    const { url, connectionName, replyMode } = this.options;
-    let connection: ChannelModel | undefined;
-    try {
-      connection = await connectAmqp(url, connectionName);
-      const channel = await connection.createChannel();
-      let replyTo: string;
-      if (replyMode === 'direct') {
-        replyTo = DIRECT_REPLY_TO;
-      } else {
-        replyTo = (await channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
-      }
-      await channel.consume(replyTo, this.onReply, { noAck: true });
-      channel.on('return', this.onReturn);
-      if (this.state !== 'connecting') {
-        await connection.close();
-        return;
-      }
-      const link: Link = { connection, channel, replyTo };
-      this.watch(link);
-      this.link = link;
-      await this.checkConsumers();
-      this.state = 'ready';
-      if (this.reconnectAttempt > 0) this.stats.reconnects++;
-      this.reconnectAttempt = 0;
-      this.logger.log(`connected; reply path ${replyMode === 'direct' ? replyTo : 'callback queue'}`);
-      this.scheduleConsumerCheck();
-    } catch (error) {
-      this.link = undefined;
-      await connection?.close().catch(() => undefined);
-      this.logger.warn(`cannot connect to ${redactUrl(url)}: ${describeError(error)}`);
-      this.scheduleReconnect();
-    }
   }
 
-  private watch(link: Link): void {
-    link.connection.on('error', (error: unknown) => this.logger.warn(`connection error: ${describeError(error)}`));
-    link.channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
-    // A channel closing alone would leave a half-working client; drop the whole link instead.
-    link.channel.on('close', () => void link.connection.close().catch(() => undefined));
-    link.connection.on('close', () => this.onLinkLost(link));
+  private scheduleConsumerCheck(session: Session): void {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(() => void this.checkConsumers(session), this.options.consumerCheckIntervalMs);
   }
 
-  private onLinkLost(link: Link): void {
-    if (this.link !== link) return;
-    this.link = undefined;
-    this.stopConsumerChecks();
-    if (this.state === 'closing' || this.state === 'closed') {
-      this.failAll(() => new ClientClosedError(this.options.queue));
+  private stopConsumerChecks(): void {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+  }
+
+  /**
+   * The periodic round trip: reads the request queue's consumer count, with a
+   * bounded wait. No answer in time means the link is silent (half-open TCP,
+   * frozen node): it is dropped like a closed one. Calls pending through two
+   * checks in a row that saw no consumer fail at once: nobody is left to
+   * answer them before their deadline.
+   */
+  private async checkConsumers(session: Session): Promise<void> {
+    if (this.link.session !== session) return;
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<'silent'>((resolve) => {
+      timer = setTimeout(() => resolve('silent'), this.options.consumerCheckTimeoutMs);
+    });
+    const count = await Promise.race([this.countConsumers(session), silent]);
+    clearTimeout(timer);
+    if (this.link.session !== session) return;
+    if (count === 'silent') {
+      this.stats.silentLinkDrops++;
+      this.link.drop(`no answer to the consumer check within ${this.options.consumerCheckTimeoutMs} ms`);
       return;
     }
-    this.state = 'connecting';
-    const failed = this.failAll((id) => new ConnectionLostError(this.options.queue, id));
-    this.logger.warn(`broker connection lost; ${failed} pending calls failed; reconnecting`);
-    this.scheduleReconnect();
+    if (count === 0 && this.consumers === 0 && this.pending.size > 0) {
+      const failed = this.failAll(() => new NoWorkerError(this.options.queue, 'no-consumers'));
+      this.logger.warn(`no worker consuming ${this.options.queue}; ${failed} pending calls failed`);
+    }
+    this.consumers = count;
+    this.scheduleConsumerCheck(session);
+  }
+
+  /** Consumer count on a channel of its own (a passive declare of an absent queue closes the channel it runs on). */
+  private async countConsumers(session: Session): Promise<number> {
+    try {
+      if (session.checkChannel === undefined) {
+        const channel = await session.connection.createChannel();
+        channel.on('error', () => undefined);
+        channel.on('close', () => {
+          if (session.checkChannel === channel) session.checkChannel = undefined;
+        });
+        session.checkChannel = channel;
+      }
+      return (await session.checkChannel.checkQueue(this.options.queue)).consumerCount;
+    } catch (error) {
+      // 404: the queue does not exist. Anything else (the link going down) is the link's to handle.
+      if ((error as { code?: unknown }).code !== 404) this.logger.debug(`consumer check: ${describeError(error)}`);
+      return 0;
+    }
   }
 
   private failAll(error: (correlationId: string) => RpcClientError): number {
@@ -276,57 +442,11 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     for (const id of ids) this.settle(id)?.reject(error(id));
     return ids.length;
   }
+}
 
-  private scheduleReconnect(): void {
-    if (this.state !== 'connecting') return;
-    const delay = backoffDelayMs(this.reconnectAttempt++, this.options.reconnectDelayMs);
-    this.reconnectTimer = setTimeout(() => void this.attemptConnect(), delay);
-  }
-
-  private scheduleConsumerCheck(): void {
-    this.checkTimer = setTimeout(() => {
-      void this.checkConsumers().then(() => {
-        if (this.state === 'ready') this.scheduleConsumerCheck();
-      });
-    }, this.options.consumerCheckIntervalMs);
-    this.checkTimer.unref();
-  }
-
-  private stopConsumerChecks(): void {
-    clearTimeout(this.checkTimer);
-    this.checkTimer = undefined;
-    this.checkChannel = undefined;
-  }
-
-  /**
-   * Reads the request queue's consumer count on a channel of its own (a
-   * passive declare of an absent queue closes the channel it runs on). Calls
-   * pending through two checks in a row that saw no consumer fail at once:
-   * nobody is left to answer them before their deadline.
-   */
-  private async checkConsumers(): Promise<void> {
-    const link = this.link;
-    if (link === undefined) return;
-    let count = 0;
-    try {
-      if (this.checkChannel === undefined) {
-        const channel = await link.connection.createChannel();
-        channel.on('error', () => undefined);
-        channel.on('close', () => {
-          if (this.checkChannel === channel) this.checkChannel = undefined;
-        });
-        this.checkChannel = channel;
-      }
-      count = (await this.checkChannel.checkQueue(this.options.queue)).consumerCount;
-    } catch {
-      count = 0; // 404: the queue does not exist (or the link is going down)
-    }
-    if (this.link !== link) return;
-    if (count === 0 && this.consumers === 0 && this.pending.size > 0) {
-      const failed = this.failAll(() => new NoWorkerError(this.options.queue, 'no-consumers'));
-      this.logger.warn(`no worker consuming ${this.options.queue}; ${failed} pending calls failed`);
-    }
-    this.consumers = count;
+function checkInteger(queue: string, option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionsError(queue, option, value, `an integer from ${min} to ${max}`);
   }
 }
 

@@ -1,4 +1,6 @@
-import { backoffDelayMs, redactUrl } from './amqp-connection';
+import { AddressInfo, createServer, Socket } from 'node:net';
+import { backoffDelayMs, connectAmqp, ConnectTimeoutError } from './amqp-connection';
+import { redactUrl } from './amqp-url';
 
 describe('backoffDelayMs', () => {
   it('doubles from min and is capped at max', () => {
@@ -18,3 +20,45 @@ describe('redactUrl', () => {
     expect(redactUrl('amqp://host')).toBe('amqp://host');
   });
 });
+
+describe('connectAmqp', () => {
+  it('abandons a handshake that never completes after connectTimeoutMs (defect 5)', async () => {
+    // Accepts TCP and then says nothing, like a frozen broker node.
+    const sockets = new Set<Socket>();
+    const closed = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => closed.add(socket));
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const startedAt = Date.now();
+    try {
+      const error = await connectAmqp(`amqp://guest:guest@127.0.0.1:${port}`, {
+        connectionName: 'test',
+        heartbeatS: 5,
+        connectTimeoutMs: 300,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConnectTimeoutError);
+      expect(Date.now() - startedAt).toBeLessThan(2000);
+      // the abandoned socket is closed by the client, not left open
+      expect(sockets.size).toBe(1);
+      await waitUntil(() => closed.size === sockets.size);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

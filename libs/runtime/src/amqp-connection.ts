@@ -1,15 +1,105 @@
-import { ChannelModel, connect } from 'amqplib';
+import { ChannelModel, connect, credentials } from 'amqplib';
 import { Socket } from 'node:net';
+import { toConnectOptions } from './amqp-url';
+
+/** How to open one broker connection; the same for every node of a URL list. */
+export interface AmqpConnectSettings {
+  /** Name shown for the connection in the broker's management UI. */
+  connectionName: string;
+  /** Heartbeat timeout asked of the broker, in seconds (amqplib 2.x: 0 turns heartbeats off). */
+  heartbeatS: number;
+  /** TCP + TLS + AMQP handshake deadline, in ms. */
+  connectTimeoutMs: number;
+  /** CA, client certificate and key for amqps:// nodes. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** `external`: log in by the client certificate (EXTERNAL mechanism), no password. */
+  auth?: 'plain' | 'external';
+}
+
+/** A connection attempt that did not finish within `connectTimeoutMs`. */
+export class ConnectTimeoutError extends Error {
+  override readonly name = 'ConnectTimeoutError';
+  readonly code = 'CONNECT_TIMEOUT';
+
+  constructor(readonly timeoutMs: number) {
+    super(`no AMQP handshake within ${timeoutMs} ms (AMQP_CONNECT_TIMEOUT_MS)`);
+  }
+}
 
 /**
- * Opens a broker connection with Nagle's algorithm off (amqplib leaves it on,
- * which costs ~40 ms per call when a reply and its ack go out as two writes)
- * and with the frames of one event-loop turn coalesced into one socket write.
+ * Opens a broker connection (written for amqplib 2.x) with Nagle's algorithm
+ * off, the frames of one event-loop turn coalesced into one socket write, and
+ * the whole handshake bounded by `connectTimeoutMs`: amqplib's own socket
+ * timeout only fires on an idle socket, so a connection that completes after
+ * the deadline is closed here instead of being used.
  */
-export async function connectAmqp(url: string, connectionName: string): Promise<ChannelModel> {
-  const connection = await connect(url, { noDelay: true, clientProperties: { connection_name: connectionName } });
-  coalesceWrites(connection);
-  return connection;
+export function connectAmqp(url: string, settings: AmqpConnectSettings): Promise<ChannelModel> {
+  const { heartbeat, ...endpoint } = toConnectOptions(url);
+  const tls = endpoint.protocol === 'amqps' ? (settings.tls ?? {}) : {};
+  const opening = connect(
+    { ...endpoint, heartbeat: heartbeat ?? settings.heartbeatS },
+    {
+      noDelay: true,
+      timeout: settings.connectTimeoutMs,
+      clientProperties: { connection_name: settings.connectionName },
+      ...tls,
+      ...(settings.auth === 'external' ? { credentials: credentials.external() } : {}),
+    },
+  );
+  return new Promise<ChannelModel>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new ConnectTimeoutError(settings.connectTimeoutMs));
+    }, settings.connectTimeoutMs);
+    opening.then(
+      (connection) => {
+        clearTimeout(timer);
+        if (late) {
+          connection.on('error', () => undefined);
+          destroyConnection(connection, 'connected after the deadline');
+          return;
+        }
+        coalesceWrites(connection);
+        resolve(connection);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/**
+ * Ends a connection now, without waiting on the broker: a silent link never
+ * answers `connection.close`. Destroying the socket with an error makes
+ * amqplib run its own close path ('error' then 'close', heartbeat stopped).
+ */
+export function destroyConnection(connection: ChannelModel, reason: string): void {
+  const stream = socketOf(connection);
+  if (stream !== undefined && !stream.destroyed) stream.destroy(new Error(reason));
+}
+
+/**
+ * Closes a connection politely, then by force if the broker has not
+ * confirmed within `graceMs`. Never rejects.
+ */
+export async function closeConnection(connection: ChannelModel, graceMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const polite = connection.close().then(
+    () => true,
+    () => false,
+  );
+  const grace = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+  const closed = await Promise.race([polite, grace]);
+  clearTimeout(timer);
+  if (!closed) destroyConnection(connection, 'closed without the broker confirming');
+}
+
+function socketOf(connection: ChannelModel): Socket | undefined {
+  const stream: unknown = (connection as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  return stream instanceof Socket ? stream : undefined;
 }
 
 /**
@@ -20,8 +110,8 @@ export async function connectAmqp(url: string, connectionName: string): Promise<
  * internals ever stop exposing the socket.
  */
 function coalesceWrites(connection: ChannelModel): void {
-  const stream: unknown = (connection as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-  if (!(stream instanceof Socket)) return;
+  const stream = socketOf(connection);
+  if (stream === undefined) return;
   const write = stream.write.bind(stream);
   let corked = false;
   const uncork = (): void => {
@@ -42,11 +132,6 @@ function coalesceWrites(connection: ChannelModel): void {
 export function backoffDelayMs(attempt: number, [min, max]: readonly [number, number]): number {
   const ceiling = Math.min(max, min * 2 ** attempt);
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-/** AMQP URL with the password hidden, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
 export function describeError(error: unknown): string {

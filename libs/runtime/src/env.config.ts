@@ -2,8 +2,13 @@ import { DEFAULT_FIB_MAX_N, DEFAULT_RPC_QUEUE } from '@app/contracts';
 
 /** Every setting of ../shared/CONTRACT.md, typed; `loadConfig` reads them from the environment. */
 export interface AppConfig {
-  amqpUrl: string;
+  amqpUrls: readonly string[];
+  amqpHeartbeatS: number;
+  amqpConnectTimeoutMs: number;
+  amqpTls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  amqpAuth: 'plain' | 'external';
   rpcQueue: string;
+  rpcQueueType: 'quorum' | 'classic' | 'transient';
   rpcTimeoutMs: number;
   rpcMaxInFlight: number;
   rpcReplyMode: 'queue' | 'direct';
@@ -33,8 +38,13 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 export const CONFIG_DEFAULTS: AppConfig = {
-  amqpUrl: 'amqp://guest:guest@localhost:5672',
+  amqpUrls: ['amqp://guest:guest@localhost:5672'],
+  amqpHeartbeatS: 5,
+  amqpConnectTimeoutMs: 3000,
+  amqpTls: {},
+  amqpAuth: 'plain',
   rpcQueue: DEFAULT_RPC_QUEUE,
+  rpcQueueType: 'quorum',
   rpcTimeoutMs: 5000,
   rpcMaxInFlight: 5000,
   rpcReplyMode: 'queue',
@@ -49,8 +59,13 @@ export const CONFIG_DEFAULTS: AppConfig = {
 export function loadConfig(env: Env = process.env): AppConfig {
   const d = CONFIG_DEFAULTS;
   return {
-    amqpUrl: url(env, 'AMQP_URL', d.amqpUrl),
+    amqpUrls: raw(env, 'AMQP_URL') === undefined ? d.amqpUrls : (raw(env, 'AMQP_URL') as string).split(',').map((u) => url(env, 'AMQP_URL', u.trim())),
+    amqpHeartbeatS: int(env, 'AMQP_HEARTBEAT_S', d.amqpHeartbeatS, 0, 3600),
+    amqpConnectTimeoutMs: int(env, 'AMQP_CONNECT_TIMEOUT_MS', d.amqpConnectTimeoutMs, 100, 600_000),
+    amqpTls: {},
+    amqpAuth: oneOf(env, 'AMQP_AUTH', d.amqpAuth, ['plain', 'external'] as const),
     rpcQueue: queueName(env, 'RPC_QUEUE', d.rpcQueue),
+    rpcQueueType: oneOf(env, 'RPC_QUEUE_TYPE', d.rpcQueueType, ['quorum', 'classic', 'transient'] as const),
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', d.rpcTimeoutMs, 1, 2 ** 31 - 1),
     rpcMaxInFlight: int(env, 'RPC_MAX_IN_FLIGHT', d.rpcMaxInFlight, 1, 1_000_000),
     rpcReplyMode: oneOf(env, 'RPC_REPLY_MODE', d.rpcReplyMode, ['queue', 'direct'] as const),
@@ -83,9 +98,7 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return value as T;
 }
 
-function url(env: Env, name: string, fallback: string): string {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
+function url(env: Env, name: string, value: string): string {
   let protocol = '';
   try {
     protocol = new URL(value).protocol;

@@ -1,3 +1,7 @@
 export * from './amqp-connection';
+export * from './amqp-url';
+export * from './broker-link';
+export * from './broker-link.interfaces';
 export * from './env.config';
 export * from './process-lifecycle';
+export * from './link-settings';

@@ -47,3 +47,30 @@ describe('AckBatcher', () => {
     expect(acks.at(-1)).toEqual([10, true]);
   });
 });
+
+describe('AckBatcher memory', () => {
+  it('stays bounded by the deliveries in hand when the worker never goes idle', () => {
+    const acked: number[] = [];
+    const channel = { ack: (m: Message) => acked.push(m.fields.deliveryTag) } as unknown as Channel;
+    const batcher = new AckBatcher(channel, 50);
+    // One delivery always in hand: tag t is received before t-1 is done.
+    batcher.received(delivery(1));
+    for (let t = 2; t <= 200_000; t++) {
+      batcher.received(delivery(t));
+      batcher.done(delivery(t - 1));
+    }
+    expect(batcher.retained).toBeLessThanOrEqual(1024 + 2);
+    expect(acked.at(-1)).toBe(199_950);
+  });
+
+  it('does not throw when the channel is gone', () => {
+    const channel = {
+      ack: () => {
+        throw new Error('Channel closed');
+      },
+    } as unknown as Channel;
+    const batcher = new AckBatcher(channel, 4);
+    batcher.received(delivery(1));
+    expect(() => batcher.done(delivery(1))).not.toThrow();
+  });
+});

@@ -1,9 +1,33 @@
+import { RpcQueueType } from '@app/contracts';
+
 /** Options of the RpcQueueServer transport. */
 export interface RpcQueueServerOptions {
-  /** Broker URL. */
-  url: string;
-  /** Queue to consume, declared exactly as the tutorial declares it. */
+  /** The broker's nodes, each a full amqp:// or amqps:// URL; one connection at a time. */
+  urls: readonly string[];
+  /** Queue to consume: adopted as it exists, declared only when absent. */
   queue: string;
+  /**
+   * How the queue is declared when it does not exist yet.
+   * @default 'quorum'
+   */
+  queueType?: RpcQueueType;
+  /**
+   * AMQP heartbeat timeout asked of the broker, in seconds (amqplib 2.x: 0 turns it off).
+   * @default 5
+   */
+  heartbeatS?: number;
+  /**
+   * Deadline of one connection attempt (TCP + TLS + AMQP handshake) and of the set-up after it, in ms.
+   * @default 3000
+   */
+  connectTimeoutMs?: number;
+  /** CA, client certificate and key for amqps:// nodes. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /**
+   * `external`: log in by the client certificate (RabbitMQ's EXTERNAL mechanism).
+   * @default 'plain'
+   */
+  auth?: 'plain' | 'external';
   /** Unacked requests this worker holds at once (`basic.qos`). */
   prefetch: number;
   /** The `@MessagePattern` every request on the queue is routed to. */
@@ -28,4 +52,8 @@ export interface RpcQueueServerStats {
   failed: Record<string, number>;
   /** Requests acked without a reply (no `reply_to`). */
   dropped: number;
+  /** Requests acked without computing them: their caller's deadline (`x-deadline`) had passed. */
+  expired: number;
+  /** Replies that could not be published (e.g. a property that cannot be echoed); the request was acked all the same. */
+  unpublishable: number;
 }

@@ -1,9 +1,9 @@
 import {
+  DEADLINE_HEADER,
   encodeErrorReply,
   ERROR_CONTENT_TYPE,
   ERROR_REPLY_TYPE,
   isRpcErrorCode,
-  RPC_QUEUE_OPTIONS,
   RpcErrorBody,
   RpcErrorCode,
   TEXT_CONTENT_TYPE,
@@ -11,42 +11,66 @@ import {
 import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { backoffDelayMs, connectAmqp, describeError, redactUrl } from '@app/runtime';
+import { BrokerLink, describeError } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { PinoLogger } from 'nestjs-pino';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { AckBatcher } from './ack-batcher';
+import { adoptQueue, explainQueueRefusal } from './queue-adoption';
 import { RpcQueueContext } from './rpc-queue.context';
 import { RpcQueueServerOptions, RpcQueueServerStats } from './rpc-queue.interfaces';
 
-interface Link {
+/** What one link's set-up made: the consuming channel, its consumer and its ack batcher. */
+interface Session {
   connection: ChannelModel;
   channel: Channel;
   consumerTag: string;
+  acks: AckBatcher;
 }
+
+/** How long close() waits for the broker to confirm the consumer's cancel on a link that may be silent. */
+const CANCEL_WAIT_MS = 2000;
 
 /**
  * Nest transport that serves the tutorial's wire protocol on one queue:
  * plain-text request bodies, plain-text replies to `reply_to` with the
  * `correlation_id` echoed, JSON error replies marked `type: "error"`.
  * A request is acked only after its reply is published, so a worker that dies
- * mid-request leaves it to be redelivered. Bad input gets an error reply and
- * is acked, never requeued.
+ * mid-request leaves it to be redelivered. Every delivery is acked exactly
+ * once, whatever happens to its reply: bad input gets an error reply, a reply
+ * that cannot be published is logged, and neither is ever requeued.
+ *
+ * The broker link (node list, bounded attempts, reconnects, close) is a
+ * BrokerLink; this class supplies its set-up: adopt or declare the queue,
+ * then consume it.
  */
 export class RpcQueueServer extends Server implements CustomTransportStrategy {
-  readonly stats: RpcQueueServerStats = { answered: 0, failed: {}, dropped: 0 };
+  readonly stats: RpcQueueServerStats = { answered: 0, failed: {}, dropped: 0, expired: 0, unpublishable: 0 };
   protected override readonly logger = new Logger(RpcQueueServer.name);
 
-  private link: Link | undefined;
+  private readonly link: BrokerLink<Session>;
   private handler: MessageHandler | undefined;
   private inHand = 0;
   private closing = false;
   private onIdle: (() => void) | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnectAttempt = 0;
 
   constructor(private readonly options: RpcQueueServerOptions) {
     super();
+    const { queue, queueType = 'quorum' } = options;
+    this.link = new BrokerLink<Session>({
+      urls: options.urls,
+      connectionName: options.connectionName ?? 'fib-rpc worker',
+      heartbeatS: options.heartbeatS ?? 5,
+      connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+      reconnectDelayMs: options.reconnectDelayMs,
+      tls: options.tls,
+      auth: options.auth,
+      logger: this.logger,
+      setup: (connection) => this.setUp(connection),
+      onUp: (_session, node) =>
+        this.logger.log(`consuming ${queue} on ${node} (prefetch ${options.prefetch}, declares ${queueType} if absent)`),
+      explain: (error) => explainQueueRefusal(error, queue, queueType),
+    });
   }
 
   /** Requests delivered and not yet answered. */
@@ -56,7 +80,12 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
 
   /** True while this worker is consuming the queue. */
   get isConsuming(): boolean {
-    return this.link !== undefined;
+    return this.link.status.state === 'ready';
+  }
+
+  /** The broker link's state, node and problem, for health details. */
+  get linkStatus(): BrokerLink<Session>['status'] {
+    return this.link.status;
   }
 
   listen(callback: (error?: unknown) => void): void {
@@ -67,19 +96,20 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     }
     this.handler = handler;
     // The first attempt's outcome does not stop start-up: an unreachable broker is retried in the background.
-    void this.attemptConnect().then(() => callback());
+    void this.link.start().then(() => callback());
   }
 
   /** Cancels the consumer, finishes, replies to and acks the requests in hand, then closes. */
   async close(): Promise<void> {
     this.closing = true;
-    clearTimeout(this.reconnectTimer);
-    const link = this.link;
-    if (link === undefined) return;
-    await link.channel.cancel(link.consumerTag).catch(() => undefined);
-    if (this.inHand > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
-    this.link = undefined;
-    await link.connection.close().catch(() => undefined);
+    const session = this.link.session;
+    if (session !== undefined) {
+      await withinMs(session.channel.cancel(session.consumerTag), CANCEL_WAIT_MS);
+      if (this.inHand > 0 && this.link.session === session) {
+        await new Promise<void>((resolve) => (this.onIdle = resolve));
+      }
+    }
+    await this.link.close();
   }
 
   on(): never {
@@ -87,79 +117,59 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
   }
 
   unwrap<T>(): T {
-    return this.link?.connection as T;
+    return this.link.connection as T;
   }
 
-  private async attemptConnect(): Promise<void> {
-    const { url, queue, prefetch, connectionName = 'fib-rpc worker' } = this.options;
-    let connection: ChannelModel | undefined;
-    try {
-      connection = await connectAmqp(url, connectionName);
-      const channel = await connection.createChannel();
-      await channel.assertQueue(queue, RPC_QUEUE_OPTIONS);
-      await channel.prefetch(prefetch);
-      if (this.closing) {
-        await connection.close();
-        return;
-      }
-      const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
-      const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(message, channel, acks));
-      if (this.closing) {
-        await connection.close();
-        return;
-      }
-      const link: Link = { connection, channel, consumerTag };
-      this.watch(link);
-      this.link = link;
-      this.reconnectAttempt = 0;
-      this.logger.log(`consuming ${queue} (prefetch ${prefetch})`);
-    } catch (error) {
-      await connection?.close().catch(() => undefined);
-      this.logger.warn(`cannot consume ${queue} at ${redactUrl(url)}: ${describeError(error)}`);
-      this.scheduleReconnect();
-    }
-  }
-
-  private watch(link: Link): void {
-    link.connection.on('error', (error: unknown) => this.logger.warn(`connection error: ${describeError(error)}`));
-    link.channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
-    link.channel.on('close', () => void link.connection.close().catch(() => undefined));
-    link.connection.on('close', () => {
-      if (this.link !== link) return;
-      this.link = undefined;
-      if (this.closing) return;
-      this.logger.warn('broker connection lost; unacked requests go back to the queue; reconnecting');
-      this.scheduleReconnect();
+  private async setUp(connection: ChannelModel): Promise<Session> {
+    const { queue, queueType = 'quorum', prefetch } = this.options;
+    // A link lost while close() drains must not come back consuming.
+    if (this.closing) throw new Error('worker is closing');
+    const adopted = await adoptQueue(connection, queue, queueType);
+    if (adopted.declared) this.logger.log(`declared ${queue} as a ${queueType} queue`);
+    const channel = await connection.createChannel();
+    channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
+    await channel.prefetch(prefetch);
+    const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
+    const session: Session = { connection, channel, consumerTag: '', acks };
+    // A channel closing alone would leave a worker that consumes nothing; drop the whole link instead.
+    channel.on('close', () => {
+      if (this.link.session === session) this.link.drop('consuming channel closed');
     });
+    session.consumerTag = (await channel.consume(queue, (message) => this.onMessage(message, session))).consumerTag;
+    return session;
   }
 
-  private scheduleReconnect(): void {
-    if (this.closing) return;
-    const delay = backoffDelayMs(this.reconnectAttempt++, this.options.reconnectDelayMs ?? [100, 5000]);
-    this.reconnectTimer = setTimeout(() => void this.attemptConnect(), delay);
-  }
-
-  private onMessage(message: ConsumeMessage | null, channel: Channel, acks: AckBatcher): void {
+  private onMessage(message: ConsumeMessage | null, session: Session): void {
     if (message === null) {
-      // The broker cancelled us (queue deleted): start over, which re-declares it.
-      this.logger.warn(`consumer of ${this.options.queue} cancelled by the broker; re-declaring`);
-      void this.link?.connection.close().catch(() => undefined);
+      // The broker cancelled us (queue deleted, or its node lost): start over, which adopts or declares it again.
+      if (this.link.session === session) this.link.drop(`consumer of ${this.options.queue} cancelled by the broker`);
       return;
     }
     this.inHand++;
-    acks.received(message);
-    void this.answer(message, channel, acks).finally(() => {
+    session.acks.received(message);
+    void this.answer(message, session).finally(() => {
       this.inHand--;
       if (this.inHand === 0 && this.onIdle !== undefined) this.onIdle();
     });
   }
 
-  private async answer(message: ConsumeMessage, channel: Channel, acks: AckBatcher): Promise<void> {
+  private async answer(message: ConsumeMessage, session: Session): Promise<void> {
+    const { channel, acks } = session;
     const startedAt = performance.now();
-    const { replyTo, correlationId } = message.properties as { replyTo?: string; correlationId?: string };
+    const { replyTo, correlationId, headers } = message.properties as {
+      replyTo?: string;
+      correlationId?: string;
+      headers?: Record<string, unknown>;
+    };
     if (!replyTo) {
       this.stats.dropped++;
-      this.logger.warn(`request without reply_to dropped (correlation id ${correlationId ?? 'none'})`);
+      this.logger.warn(`request without reply_to dropped (correlation id ${printable(correlationId)})`);
+      acks.done(message);
+      return;
+    }
+    if (isPast(headers?.[DEADLINE_HEADER])) {
+      // Its caller has given up: computing it would be work for nobody.
+      this.stats.expired++;
       acks.done(message);
       return;
     }
@@ -182,12 +192,15 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
         channel.publish('', replyTo, body, { correlationId, contentType: ERROR_CONTENT_TYPE, type: ERROR_REPLY_TYPE });
         this.stats.failed[failure.code] = (this.stats.failed[failure.code] ?? 0) + 1;
       }
-      acks.done(message);
     } catch (error) {
-      // Channel gone before the ack: the broker redelivers the request to a live worker.
-      this.logger.warn(`reply not sent (${describeError(error)}); the request will be redelivered`);
-      return;
+      // A property that cannot be echoed (raw bytes decoded as UTF-8 grow past 255 bytes), or a
+      // closed channel. Either way this delivery is done: acked below, so it never blocks the ones behind it.
+      this.stats.unpublishable++;
+      this.logger.warn(
+        `reply to ${printable(replyTo)} (correlation id ${printable(correlationId)}) not published: ${describeError(error)}`,
+      );
     }
+    acks.done(message);
     try {
       this.logAnswer(message, failure?.code ?? 'ok', startedAt);
     } catch {
@@ -221,6 +234,29 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       'rpc answered',
     );
   }
+}
+
+/** A deadline header (epoch ms) already in the past; anything else — absent, junk — is no deadline. */
+function isPast(deadline: unknown): boolean {
+  const at = typeof deadline === 'number' ? deadline : typeof deadline === 'bigint' ? Number(deadline) : Number.NaN;
+  return Number.isFinite(at) && at < Date.now();
+}
+
+/** A property for a log line: short, and without the replacement characters of undecodable bytes. */
+function printable(value: string | undefined): string {
+  if (value === undefined) return 'none';
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return JSON.stringify(shown);
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
+async function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 /** What Nest's RPC exception layer hands back: `RpcException.getError()` or `{status, message}`. */

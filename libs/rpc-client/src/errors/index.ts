@@ -6,3 +6,6 @@ export * from './broker-unavailable.error';
 export * from './connection-lost.error';
 export * from './overloaded.error';
 export * from './client-closed.error';
+export * from './call-cancelled.error';
+export * from './flow-control.error';
+export * from './invalid-options.error';

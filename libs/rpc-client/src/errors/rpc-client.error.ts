@@ -7,6 +7,9 @@ export const RpcClientErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   OVERLOADED: 'OVERLOADED',
   CLIENT_CLOSED: 'CLIENT_CLOSED',
+  CANCELLED: 'CANCELLED',
+  FLOW_CONTROL: 'FLOW_CONTROL',
+  INVALID_OPTIONS: 'INVALID_OPTIONS',
 } as const;
 
 export type RpcClientErrorCode = (typeof RpcClientErrorCode)[keyof typeof RpcClientErrorCode];
