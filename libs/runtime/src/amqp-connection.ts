@@ -44,11 +44,6 @@ export function backoffDelayMs(attempt: number, [min, max]: readonly [number, nu
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
-/** AMQP URL with the password hidden, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
