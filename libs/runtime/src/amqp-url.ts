@@ -8,7 +8,7 @@ import { ConfigError } from './env.config';
  */
 
 /** A validated URL in amqplib's object form; username and password already decoded. */
-export interface AmqpConnectOptions {
+export interface AmqpConnectOptions extends Options.Connect {
   protocol: 'amqp' | 'amqps';
   /** Without brackets for IPv6, as `net.connect` wants it. */
   hostname: string;
@@ -144,7 +144,7 @@ function parseEntry(entry: string): AmqpConnectOptions | string {
   }
   if (/;[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry))
     return 'looks like several URLs separated by ";": separate them with commas';
-  if (/[\u0000-\u001f\u007f]/.test(entry)) return 'contains a control character';
+  if ([...entry].some((c) => c < ' ' || c === '\u007f')) return 'contains a control character';
   const scheme = SCHEME_AT_START.exec(entry);
   if (!scheme) return 'does not start with amqp:// or amqps:// (each entry of the list must be a full URL)';
   const protocol = scheme[1].toLowerCase();
