@@ -1,11 +1,11 @@
-import type { Options } from 'amqplib';
-import { isIPv6 } from 'node:net';
-import { ConfigError } from './env.config';
-
 /**
  * AMQP URLs: the `AMQP_URL` list, its validation, and the only forms of a URL
  * that may reach output (redacted text, or host/port/vhost without credentials).
  */
+
+import type { Options } from 'amqplib';
+import { isIPv6 } from 'node:net';
+import { ConfigError } from './env.config';
 
 /** A validated URL in amqplib's object form; username and password already decoded. */
 export interface AmqpConnectOptions extends Options.Connect {
@@ -27,7 +27,7 @@ const SCHEME_AT_START = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 /** A scheme that starts a new URL inside a text: at its start or after a list separator. */
 const SCHEME_AFTER_SEPARATOR = /(^|[\s,;])[A-Za-z][A-Za-z0-9+.-]*:\/\//g;
 const HOST_NAME = /^[A-Za-z0-9_.-]+$/;
-const QUERY_LIMITS: Record<string, readonly [number, number]> = {
+const QUERY_LIMITS: Record<'heartbeat' | 'frameMax', readonly [number, number]> = {
   heartbeat: [0, 3600],
   frameMax: [4096, 2 ** 32 - 1],
 };
