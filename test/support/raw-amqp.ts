@@ -135,6 +135,10 @@ export async function publishRaw(queue: string, messages: RawMessage[]): Promise
     const credentials = `\0${decodeURIComponent(url.username)}\0${decodeURIComponent(url.password)}`;
     socket.write(method(0, 10, 11, u32(0), shortstr('PLAIN'), longstr(credentials), shortstr('en_US')));
     const tune = await reader.next(10, 30);
+    // One body frame per message: keep bodies within the broker's frame-max (channel-max, frame-max, heartbeat).
+    const frameMax = tune.readUInt32BE(6);
+    if (messages.some((message) => message.body.length > frameMax - 8))
+      throw new RangeError('raw amqp: body too large');
     // tune-ok: the broker's channel-max and frame-max, heartbeat off.
     socket.write(method(0, 10, 31, tune.subarray(4, 10), u16(0)));
     const vhost = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : '/';
