@@ -1,6 +1,8 @@
+import { AppConfig } from '@app/runtime';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { deleteQueues, uniqueQueue } from '../support/broker';
+import { RpcQueueServer } from '../../apps/fib-worker/src/rpc-queue/rpc-queue.server';
+import { consumerCount, deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { startGateway, startWorker } from '../support/apps';
 import { TutorialClient, TutorialServer } from '../support/tutorial-peers';
 
@@ -50,14 +52,29 @@ describe('interoperability with tutorial-style peers (e2e)', () => {
     });
   });
 
-  describe('our gateway → tutorial server', () => {
-    const queue = uniqueQueue('interop-gateway');
+  /** fib(0..19) through the gateway, 20 calls at once: every value right. */
+  async function twentyAtOnce(gateway: NestFastifyApplication): Promise<void> {
+    const ns = Array.from({ length: 20 }, (_, i) => i);
+    const responses = await Promise.all(ns.map((n) => request(gateway.getHttpServer()).get(`/fib/${n}`)));
+    let [a, b] = [0n, 1n];
+    for (const [n, res] of responses.entries()) {
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ n, value: a.toString() });
+      [a, b] = [b, a + b];
+    }
+  }
+
+  describe.each<[string, 'quorum' | 'transient']>([
+    ["today's tutorial server (durable quorum queue)", 'quorum'],
+    ["the seed's / 2010s tutorial server (non-durable classic queue)", 'transient'],
+  ])('our gateway → %s, then our worker on the same queue', (_label, queueType) => {
+    const queue = uniqueQueue(`interop-gateway-${queueType}`);
     let server: TutorialServer;
     let gateway: NestFastifyApplication;
 
     beforeAll(async () => {
       // The tutorial server declared the queue first; our side must accept that declaration as is.
-      server = await TutorialServer.start(queue);
+      server = await TutorialServer.start(queue, { queueType, delayMs: 50 });
       gateway = await startGateway(queue);
     });
 
@@ -73,14 +90,49 @@ describe('interoperability with tutorial-style peers (e2e)', () => {
       expect(server.received).toBeGreaterThanOrEqual(1);
     });
 
-    it('our worker can join the same queue the tutorial server declared', async () => {
-      const { app } = await startWorker(queue);
+    it('our worker started after it consumes the same queue beside it; both answer, every value right', async () => {
+      const worker = await startWorker(queue);
       try {
-        const res = await request(gateway.getHttpServer()).get('/fib/90').expect(200);
-        expect(res.body.value).toBe('2880067194370816120');
+        await waitFor(async () => (await consumerCount(queue)) === 2, 10_000, 'the tutorial server and our worker');
+        const received = server.received;
+        await twentyAtOnce(gateway);
+        expect(server.received).toBeGreaterThan(received);
+        expect(worker.server.stats.answered).toBeGreaterThan(0);
       } finally {
-        await app.close();
+        await worker.app.close();
       }
+    });
+  });
+
+  describe.each<[string, 'quorum' | 'transient', Partial<AppConfig>]>([
+    ["today's tutorial server, our worker by default", 'quorum', {}],
+    ["the seed's server, our worker with RPC_QUEUE_TYPE=transient", 'transient', { rpcQueueType: 'transient' }],
+  ])('our worker first, then %s declaring the same queue', (_label, queueType, overrides) => {
+    const queue = uniqueQueue(`interop-worker-first-${queueType}`);
+    let worker: { app: NestFastifyApplication; server: RpcQueueServer };
+    let server: TutorialServer | undefined;
+    let gateway: NestFastifyApplication;
+
+    beforeAll(async () => {
+      worker = await startWorker(queue, overrides);
+      await waitFor(async () => (await consumerCount(queue)) === 1, 10_000, 'our worker consuming');
+      gateway = await startGateway(queue);
+    });
+
+    afterAll(async () => {
+      await gateway.close();
+      await server?.stop();
+      await worker.app.close();
+      await deleteQueues(queue);
+    });
+
+    it("the server's declaration is accepted (identical to ours); both answer, every value right", async () => {
+      server = await TutorialServer.start(queue, { queueType, delayMs: 50 });
+      await waitFor(async () => (await consumerCount(queue)) === 2, 10_000, 'our worker and the tutorial server');
+      const answered = worker.server.stats.answered;
+      await twentyAtOnce(gateway);
+      expect(server.received).toBeGreaterThan(0);
+      expect(worker.server.stats.answered).toBeGreaterThan(answered);
     });
   });
 });

@@ -2,8 +2,9 @@ import { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RpcQueueServer } from '../../apps/fib-worker/src/rpc-queue/rpc-queue.server';
-import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import { consumerCount, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
+import { messagesLeft, publishRaw, RawMessage } from '../support/raw-amqp';
 
 /** Odd messages straight to the queue: each gets the contract's answer, and the worker keeps serving. */
 describe('worker against odd messages (e2e)', () => {
@@ -14,6 +15,7 @@ describe('worker against odd messages (e2e)', () => {
   let replyQueue: string;
   const replies = new Map<string, ConsumeMessage>();
   const anonymous: ConsumeMessage[] = [];
+  let workerClosed = false;
 
   beforeAll(async () => {
     worker = await startWorker(queue);
@@ -34,7 +36,7 @@ describe('worker against odd messages (e2e)', () => {
 
   afterAll(async () => {
     await connection.close();
-    await worker.app.close();
+    if (!workerClosed) await worker.app.close();
     await deleteQueues(queue);
   });
 
@@ -79,7 +81,7 @@ describe('worker against odd messages (e2e)', () => {
     expect(reply.content.toString()).toBe('832040');
   });
 
-  it('no reply_to → acked and dropped (nothing to answer), and the queue is left empty', async () => {
+  it('no reply_to → dropped (nothing to answer), nothing left ready (the last test counts unacked too)', async () => {
     const dropped = worker.server.stats.dropped;
     channel.sendToQueue(queue, Buffer.from('30'), { correlationId: randomUUID() });
     await waitFor(() => worker.server.stats.dropped === dropped + 1, 5000, 'the drop');
@@ -94,11 +96,107 @@ describe('worker against odd messages (e2e)', () => {
     expect(anonymous[0].properties.correlationId).toBeUndefined();
   });
 
+  it('a 255-byte correlation_id (ASCII, and multi-byte UTF-8) is echoed unchanged', async () => {
+    for (const correlationId of ['c'.repeat(255), `${'é'.repeat(127)}x`]) {
+      expect(Buffer.byteLength(correlationId)).toBe(255);
+      channel.sendToQueue(queue, Buffer.from('30'), { correlationId, replyTo: replyQueue });
+      await waitFor(() => replies.has(correlationId), 5000, 'the reply');
+      expect(replies.get(correlationId)?.content.toString()).toBe('832040');
+    }
+  });
+
+  it('a 255-byte reply_to (the longest queue name) is answered there', async () => {
+    const longQueue = `${queue}.`.padEnd(255, 'r');
+    const longChannel = await connection.createChannel();
+    try {
+      await longChannel.assertQueue(longQueue, { exclusive: true });
+      const received: ConsumeMessage[] = [];
+      await longChannel.consume(longQueue, (message) => message && received.push(message), { noAck: true });
+      const correlationId = randomUUID();
+      channel.sendToQueue(queue, Buffer.from('12'), { correlationId, replyTo: longQueue });
+      await waitFor(() => received.length === 1, 5000, 'the reply on the 255-byte queue');
+      expect(received[0].content.toString()).toBe('144');
+      expect(received[0].properties.correlationId).toBe(correlationId);
+    } finally {
+      await longChannel.close();
+    }
+  });
+
   it('keeps serving after all of that, with nothing left unacked', async () => {
     await sleep(50);
     expect((await send(Buffer.from('30'))).content.toString()).toBe('832040');
-    const { messageCount } = await channel.checkQueue(queue);
-    expect(messageCount).toBe(0);
     expect(worker.server.stats.failed).toEqual({ INVALID_ARGUMENT: 11, OUT_OF_RANGE: 2 });
+    // Ready messages alone would miss a delivery the worker never acked: close the worker, so its unacked
+    // deliveries go back to the queue, then count everything the queue holds.
+    workerClosed = true;
+    await worker.app.close();
+    expect(await messagesLeft(queue)).toBe(0);
+  });
+});
+
+/**
+ * correlation_id / reply_to bytes that are not UTF-8: client libraries decode them as text (100 × 0xFF becomes
+ * 300 bytes), so the reply cannot carry them back. Such a request is an odd message, not a reason to stop:
+ * it is settled, and every request behind it, in and beyond the prefetch window, is answered.
+ */
+describe('worker against property bytes that are not UTF-8 (e2e)', () => {
+  const PREFETCH = 4;
+  const invalid = Buffer.alloc(100, 0xff);
+  let connection: ChannelModel;
+  let channel: Channel;
+  let replyQueue: string;
+  const replies = new Map<string, ConsumeMessage>();
+
+  beforeAll(async () => {
+    connection = await openBroker();
+    channel = await connection.createChannel();
+    replyQueue = (await channel.assertQueue('', { exclusive: true })).queue;
+    await channel.consume(
+      replyQueue,
+      (message) => {
+        const id = message?.properties.correlationId as string | undefined;
+        if (message !== null && id !== undefined) replies.set(id, message);
+      },
+      { noAck: true },
+    );
+  });
+
+  afterAll(async () => {
+    await connection.close();
+  });
+
+  it.each<[string, RawMessage]>([
+    ['correlation_id', { body: Buffer.from('30'), correlationId: invalid }],
+    ['reply_to', { body: Buffer.from('30'), correlationId: Buffer.from('odd'), replyTo: invalid }],
+    ['correlation_id and reply_to', { body: Buffer.from('30'), correlationId: invalid, replyTo: invalid }],
+  ])('100 bytes of 0xFF as %s: 20 requests behind it are answered, nothing is left', async (_label, odd) => {
+    const queue = uniqueQueue('odd-bytes');
+    const worker = await startWorker(queue, { workerPrefetch: PREFETCH });
+    let workerClosed = false;
+    try {
+      await waitFor(async () => (await consumerCount(queue)) === 1, 10_000, 'the worker consuming');
+      const withReplyTo = { replyTo: Buffer.from(replyQueue), ...odd };
+      // More odd messages than the prefetch window holds, then the normal ones.
+      await publishRaw(
+        queue,
+        Array.from({ length: PREFETCH + 1 }, () => withReplyTo),
+      );
+      const ids = Array.from({ length: 20 }, () => randomUUID());
+      ids.forEach((correlationId, i) =>
+        channel.sendToQueue(queue, Buffer.from(String(i)), { correlationId, replyTo: replyQueue }),
+      );
+      await waitFor(() => ids.every((id) => replies.has(id)), 10_000, 'replies to all 20 requests');
+      let [a, b] = [0n, 1n];
+      for (const id of ids) {
+        expect(replies.get(id)?.content.toString()).toBe(a.toString());
+        [a, b] = [b, a + b];
+      }
+      workerClosed = true;
+      await worker.app.close();
+      expect(await messagesLeft(queue)).toBe(0);
+    } finally {
+      if (!workerClosed) await worker.app.close();
+      await deleteQueues(queue);
+    }
   });
 });

@@ -14,13 +14,20 @@ function fibonacci(n: number): bigint {
 }
 
 export interface TutorialServerOptions {
+  /**
+   * How the server declares the queue: `quorum` as RabbitMQ's tutorial does today
+   * (`durable: true, x-queue-type: quorum`), `transient` as the aio-pika seed and the
+   * 2010s tutorial do (`durable: false`).
+   * @default 'transient'
+   */
+  queueType?: 'quorum' | 'transient';
   /** Delay before each reply, to play a slow worker. */
   delayMs?: number;
   /** Replace the reply, e.g. with an error reply; default: the tutorial's. */
   reply?: (message: ConsumeMessage, channel: Channel) => void;
 }
 
-/** rpc_server.js: declares the queue with durable: false, prefetch 1, replies with sendToQueue, then acks. */
+/** rpc_server.js: declares the queue (see `queueType`), prefetch 1, replies with sendToQueue, then acks. */
 export class TutorialServer {
   received = 0;
   private connection: ChannelModel | undefined;
@@ -31,7 +38,19 @@ export class TutorialServer {
     const connection = await openBroker();
     server.connection = connection;
     const channel = await connection.createChannel();
-    await channel.assertQueue(queue, { durable: false });
+    // A refused declaration (406) rejects start() below; the channel's 'error' event must not also crash the test.
+    channel.on('error', () => undefined);
+    try {
+      await channel.assertQueue(
+        queue,
+        options.queueType === 'quorum'
+          ? { durable: true, arguments: { 'x-queue-type': 'quorum' } }
+          : { durable: false },
+      );
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
     await channel.prefetch(1);
     await channel.consume(queue, (message) => {
       if (message === null) return;
