@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { RpcQueueServer } from '../rpc-queue/rpc-queue.server';
 
-/** Up while this replica consumes the request queue. */
+/** Up while this replica consumes the request queue; down says why (the last connection or set-up problem). */
 @Injectable()
 export class ConsumerHealthIndicator {
   constructor(
@@ -12,9 +12,10 @@ export class ConsumerHealthIndicator {
 
   check(key: string): HealthIndicatorResult {
     const indicator = this.indicators.check(key);
-    const details = { inFlight: this.server.inHandCount };
+    const { state, node, problem } = this.server.linkStatus;
+    const details = { inFlight: this.server.inHandCount, node };
     return this.server.isConsuming
       ? indicator.up(details)
-      : indicator.down({ ...details, message: 'not consuming the request queue; reconnecting' });
+      : indicator.down({ ...details, state, message: problem ?? 'not consuming the request queue; reconnecting' });
   }
 }

@@ -44,6 +44,24 @@ export class WorkerMetrics {
         for (const [code, count] of Object.entries(server.stats.failed)) this.inc({ outcome: code }, count);
       },
     });
+    new Counter({
+      name: 'fib_worker_requests_expired_total',
+      help: 'Requests acked without computing them: their caller had given up (x-deadline past)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.expired);
+      },
+    });
+    new Counter({
+      name: 'fib_worker_replies_unpublishable_total',
+      help: 'Replies that could not be published (e.g. a property that cannot be echoed); the request was acked all the same',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.unpublishable);
+      },
+    });
     new Gauge({
       name: 'fib_worker_in_flight',
       help: 'Requests delivered to this worker and not yet answered',
@@ -58,6 +76,17 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(server.isConsuming ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fib_worker_broker_node_info',
+      help: '1 for the broker node this worker is connected to (URL without credentials)',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        this.reset();
+        const { node } = server.linkStatus;
+        if (node !== undefined) this.set({ node }, 1);
       },
     });
   }
