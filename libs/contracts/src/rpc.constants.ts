@@ -16,9 +16,6 @@ export const ERROR_CONTENT_TYPE = 'application/json';
 /** `type` property that marks an error reply. */
 export const ERROR_REPLY_TYPE = 'error';
 
-
-
-
 /**
  * Request header carrying the caller's absolute deadline (epoch ms). A worker
  * skips a request already past it: `expiration` only protects requests still
@@ -34,9 +31,10 @@ export type RpcQueueType = 'quorum' | 'classic' | 'transient';
  * declares today, `transient` the 2010s tutorial's (refused by RabbitMQ 4.3's
  * defaults). An existing queue is adopted as it is, whatever its type.
  */
-export const RPC_QUEUE_DECLARATIONS: Readonly<Record<RpcQueueType, { durable: boolean; arguments?: Record<string, string> }>> =
-  {
-    quorum: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
-    classic: { durable: true },
-    transient: { durable: false },
-  };
+export const RPC_QUEUE_DECLARATIONS: Readonly<
+  Record<RpcQueueType, { durable: boolean; arguments?: Record<string, string> }>
+> = {
+  quorum: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+  classic: { durable: true },
+  transient: { durable: false },
+};

@@ -1,4 +1,10 @@
-import { DEADLINE_HEADER, decodeErrorReply, DIRECT_REPLY_TO, ERROR_REPLY_TYPE, TEXT_CONTENT_TYPE } from '@app/contracts';
+import {
+  DEADLINE_HEADER,
+  decodeErrorReply,
+  DIRECT_REPLY_TO,
+  ERROR_REPLY_TYPE,
+  TEXT_CONTENT_TYPE,
+} from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { BrokerLink, describeError } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
@@ -123,7 +129,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   /** Up when calls can be sent; otherwise down, with the reason. */
   health(): RpcClientHealth {
     const status = this.link.status;
-    if (this.closing) return { status: 'down', state: status.state === 'closed' ? 'closed' : 'closing', reason: 'closing' };
+    if (this.closing)
+      return { status: 'down', state: status.state === 'closed' ? 'closed' : 'closing', reason: 'closing' };
     if (status.state !== 'ready') {
       return { status: 'down', state: status.state, reason: status.problem ?? 'connecting to the broker' };
     }

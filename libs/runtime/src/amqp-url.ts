@@ -5,7 +5,7 @@
 
 import type { Options } from 'amqplib';
 import { isIPv6 } from 'node:net';
-import { ConfigError } from './env.config';
+import { ConfigError } from './config.error';
 
 /** A validated URL in amqplib's object form; username and password already decoded. */
 export interface AmqpConnectOptions extends Options.Connect {

@@ -58,7 +58,7 @@ export interface BrokerLinkOptions<S> extends AmqpConnectSettings {
    */
   reconnectDelayMs?: readonly [min: number, max: number];
   /** Opens a connection; tests pass a fake whose steps resolve when they say so. */
-  connect?(url: string): Promise<ChannelModel>;
+  connect?: (url: string) => Promise<ChannelModel>;
   /** Source of randomness for the node order (tests pin it). */
-  random?(): number;
+  random?: () => number;
 }

@@ -194,7 +194,9 @@ export class BrokerLink<S> {
     connection.on('blocked', (reason: unknown) => {
       if (!this.isCurrent(generation)) return;
       this.blockedReason = typeof reason === 'string' && reason !== '' ? reason : 'blocked by the broker';
-      this.options.logger.warn(`broker blocked publishing on ${this.up?.node ?? 'the connection'}: ${this.blockedReason}`);
+      this.options.logger.warn(
+        `broker blocked publishing on ${this.up?.node ?? 'the connection'}: ${this.blockedReason}`,
+      );
       this.options.onFlow?.(this.blockedReason);
     });
     connection.on('unblocked', () => {

@@ -1,7 +1,10 @@
-import { DEFAULT_FIB_MAX_N, DEFAULT_RPC_QUEUE } from '@app/contracts';
+import { DEFAULT_FIB_MAX_N, DEFAULT_RPC_QUEUE, RpcQueueType } from '@app/contracts';
 import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseAmqpUrlList, redactUrl } from './amqp-url';
+import { ConfigError } from './config.error';
+
+export { ConfigError };
 
 /** Every setting of ../shared/CONTRACT.md, typed; `loadConfig` reads them from the environment. */
 export interface AppConfig {
@@ -35,32 +38,9 @@ export interface AmqpTlsFiles {
 }
 
 export type AmqpAuth = 'plain' | 'external';
-export type RpcQueueType = 'quorum' | 'classic' | 'transient';
+export type { RpcQueueType };
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'verbose';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'];
-
-/**
- * A variable that does not parse. The message is one line naming it; `value`
- * is the value as shown, already redacted where it may hold a password (never
- * the raw AMQP_URL), or undefined when the problem is the variable's absence.
- */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-
-  constructor(
-    readonly variable: string,
-    readonly value: string | undefined,
-    readonly detail: string,
-  ) {
-    super(
-      oneLine(
-        value === undefined
-          ? `invalid ${variable}: ${detail}`
-          : `invalid ${variable}=${JSON.stringify(value)}: ${detail}`,
-      ),
-    );
-  }
-}
 
 type Env = Record<string, string | undefined>;
 
@@ -107,9 +87,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
 }
 
 /** Line breaks (including the ones JSON.stringify leaves alone) escaped, so a message stays one line. */
-function oneLine(text: string): string {
-  return text.replace(/[\r\n\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 function raw(env: Env, name: string): string | undefined {
   const value = env[name];

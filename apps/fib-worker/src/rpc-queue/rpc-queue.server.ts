@@ -68,7 +68,12 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       logger: this.logger,
       setup: (connection) => this.setUp(connection),
       onUp: (_session, node) =>
-        this.logger.log(`consuming ${queue} on ${node} (prefetch ${options.prefetch}, declares ${queueType} if absent)`),
+        this.logger.log(
+          `consuming ${queue} on ${node} (prefetch ${options.prefetch}, declares ${queueType} if absent)`,
+        ),
+      onDown: (_session, reason) => {
+        if (reason !== 'closing') this.logger.warn(`consumer gone (${reason}); unacked requests go back to the queue`);
+      },
       explain: (error) => explainQueueRefusal(error, queue, queueType),
     });
   }
