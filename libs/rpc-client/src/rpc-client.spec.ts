@@ -8,6 +8,10 @@ class FakeChannel extends EventEmitter {
   published: { routingKey: string; body: Buffer; options: Options.Publish }[] = [];
   consumerCount = 1;
   publishThrows = false;
+  /** What publish() reports: false is amqplib's "buffered past the high-water mark". */
+  publishReturns = true;
+  /** While true, consumer checks never answer (a silent link). */
+  checkHangs = false;
   private onReply: ((message: ConsumeMessage | null) => void) | undefined;
 
   assertQueue(): Promise<{ queue: string }> {
@@ -20,13 +24,14 @@ class FakeChannel extends EventEmitter {
   }
 
   checkQueue(): Promise<{ consumerCount: number }> {
+    if (this.checkHangs) return new Promise(() => undefined);
     return Promise.resolve({ consumerCount: this.consumerCount });
   }
 
   publish(_exchange: string, routingKey: string, body: Buffer, options: Options.Publish): boolean {
     if (this.publishThrows) throw new Error('Channel closed');
     this.published.push({ routingKey, body, options });
-    return true;
+    return this.publishReturns;
   }
 
   reply(correlationId: string | undefined, body: string, type?: string): void {
@@ -45,9 +50,12 @@ class FakeChannel extends EventEmitter {
 
 class FakeConnection extends EventEmitter {
   readonly channels: FakeChannel[] = [];
+  /** Set on every channel this connection opens from now on. */
+  checksHang = false;
 
   createChannel(): Promise<FakeChannel> {
     const channel = new FakeChannel();
+    channel.checkHangs = this.checksHang;
     this.channels.push(channel);
     return Promise.resolve(channel);
   }
@@ -59,10 +67,12 @@ class FakeConnection extends EventEmitter {
 }
 
 const connections: FakeConnection[] = [];
+let failConnects = false;
 // The broker link opens connections through this module; the fake stands in for the broker.
 jest.mock('../../runtime/src/amqp-connection', () => ({
   ...jest.requireActual<object>('../../runtime/src/amqp-connection'),
   connectAmqp: () => {
+    if (failConnects) return Promise.reject(new Error('connect ECONNREFUSED'));
     const connection = new FakeConnection();
     connections.push(connection);
     return Promise.resolve(connection);
@@ -187,3 +197,138 @@ describe('RpcClient (faked channel)', () => {
     await expect(codeOf(client.call(Buffer.from('3')))).resolves.toBe('CLIENT_CLOSED');
   });
 });
+
+describe('RpcClient options, flow control, cancellation, silent links and re-sends (faked channel)', () => {
+  const clients: RpcClient[] = [];
+
+  async function open(options: ConstructorParameters<typeof RpcClient>[0] = {}): Promise<RpcClient> {
+    connections.length = 0;
+    const client = new RpcClient({ queue: 'q', timeoutMs: 1000, consumerCheckIntervalMs: 60_000, ...options });
+    clients.push(client);
+    await client.connect();
+    return client;
+  }
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close({ drain: false })));
+  });
+
+  it.each([2.5, -1, 0, Number.NaN, 2 ** 31])(
+    'refuses a per-call timeoutMs of %p with INVALID_OPTIONS, publishing nothing and failing no other call (defect 7)',
+    async (timeoutMs) => {
+      const client = await open();
+      const channel = connections[0].channels[0];
+      const other = client.send(Buffer.from('1'));
+      await expect(codeOf(client.call(Buffer.from('2'), { timeoutMs }))).resolves.toBe('INVALID_OPTIONS');
+      expect(channel.published).toHaveLength(1);
+      channel.reply(other.correlationId, '1');
+      await expect(other.reply).resolves.toBe('1');
+    },
+  );
+
+  it.each([2.5, -1, 0])('refuses a client timeoutMs of %p at construction', (timeoutMs) => {
+    expect(() => new RpcClient({ timeoutMs })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
+  });
+
+  it('sends the absolute deadline in the x-deadline header, and the remaining time as expiration', async () => {
+    const client = await open();
+    const before = Date.now();
+    void client.call(Buffer.from('1'), { timeoutMs: 700 }).catch(() => undefined);
+    const { options } = connections[0].channels[0].published[0];
+    const deadline = (options.headers as Record<string, number>)['x-deadline'];
+    expect(deadline).toBeGreaterThanOrEqual(before + 700);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 700);
+    expect(options.expiration).toBe(700);
+  });
+
+  it('fails new calls with FLOW_CONTROL while the broker blocks the connection, and health says why', async () => {
+    const client = await open();
+    connections[0].emit('blocked', 'low on memory');
+    await expect(codeOf(client.call(Buffer.from('1')))).resolves.toBe('FLOW_CONTROL');
+    expect(client.health()).toMatchObject({ status: 'down', reason: expect.stringMatching(/low on memory/) });
+    expect(connections[0].channels[0].published).toHaveLength(0);
+    connections[0].emit('unblocked');
+    expect(client.health().status).toBe('up');
+    void client.call(Buffer.from('1')).catch(() => undefined);
+    expect(connections[0].channels[0].published).toHaveLength(1);
+  });
+
+  it('fails new calls with FLOW_CONTROL while the socket is not draining, until drain', async () => {
+    const client = await open();
+    const channel = connections[0].channels[0];
+    channel.publishReturns = false;
+    void client.call(Buffer.from('1')).catch(() => undefined);
+    await expect(codeOf(client.call(Buffer.from('2')))).resolves.toBe('FLOW_CONTROL');
+    expect(channel.published).toHaveLength(1);
+    channel.publishReturns = true;
+    channel.emit('drain');
+    void client.call(Buffer.from('3')).catch(() => undefined);
+    expect(channel.published).toHaveLength(2);
+  });
+
+  it('settles a call with CANCELLED when its signal aborts, freeing its slot at once', async () => {
+    const client = await open({ maxInFlight: 1 });
+    const controller = new AbortController();
+    const call = client.call(Buffer.from('1'), { signal: controller.signal });
+    await expect(codeOf(client.call(Buffer.from('2')))).resolves.toBe('OVERLOADED');
+    controller.abort();
+    await expect(codeOf(call)).resolves.toBe('CANCELLED');
+    expect(client.pendingCount).toBe(0);
+    expect(client.stats.cancelled).toBe(1);
+    void client.call(Buffer.from('3')).catch(() => undefined);
+    expect(client.pendingCount).toBe(1);
+  });
+
+  it('refuses a call whose signal has already aborted, without publishing', async () => {
+    const client = await open();
+    await expect(codeOf(client.call(Buffer.from('1'), { signal: AbortSignal.abort() }))).resolves.toBe('CANCELLED');
+    expect(connections[0].channels[0].published).toHaveLength(0);
+  });
+
+  it('drops a link whose consumer check gets no answer in time, fails its calls and reconnects', async () => {
+    const client = await open({ consumerCheckIntervalMs: 20, consumerCheckTimeoutMs: 50, reconnectDelayMs: [10, 10] });
+    const first = connections[0];
+    const call = client.call(Buffer.from('1'));
+    for (const channel of first.channels) channel.checkHangs = true;
+    first.checksHang = true;
+    await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
+    expect(client.stats.silentLinkDrops).toBe(1);
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+  });
+
+  it('sends calls in flight again on the next link when resendOnLinkLoss is on, and the caller gets the answer', async () => {
+    const client = await open({ resendOnLinkLoss: true, reconnectDelayMs: [10, 10] });
+    const call = client.send(Buffer.from('30'));
+    connections[0].emit('close');
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+    const channel = connections[1].channels[0];
+    expect(channel.published).toHaveLength(1);
+    expect(channel.published[0].options.correlationId).toBe(call.correlationId);
+    expect(Number(channel.published[0].options.expiration)).toBeLessThanOrEqual(1000);
+    channel.reply(call.correlationId, '832040');
+    await expect(call.reply).resolves.toBe('832040');
+    expect(client.stats.resends).toBe(1);
+  });
+
+  it('fails kept calls with CONNECTION_LOST at once when no node can be reached', async () => {
+    const client = await open({ resendOnLinkLoss: true, reconnectDelayMs: [10, 10] });
+    const call = client.call(Buffer.from('30'));
+    failConnects = true;
+    try {
+      connections[0].emit('close');
+      const startedAt = Date.now();
+      await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
+      expect(Date.now() - startedAt).toBeLessThan(500);
+    } finally {
+      failConnects = false;
+    }
+  });
+});
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
