@@ -1,4 +1,6 @@
+import { RpcClient } from '@app/rpc-client';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { ChannelModel } from 'amqplib';
 import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import {
@@ -7,7 +9,7 @@ import {
   MAX_URL_BYTES,
   TIMEOUT_CHECK_INTERVAL_MS,
 } from '../../apps/gateway/src/http/http-server.constants';
-import { sleep, uniqueQueue } from '../support/broker';
+import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
 import { startGateway } from '../support/apps';
 import { JsonBody } from '../support/http';
 
@@ -312,5 +314,52 @@ describe('gateway HTTP limits (e2e)', () => {
       await keepAlive.send([get('/metrics', [])]);
       expect((await keepAlive.answer()).status).toBe(200);
     }, 30_000);
+  });
+
+  describe('while the gateway closes', () => {
+    const drainQueue = uniqueQueue('httpdrain');
+    let broker: ChannelModel;
+    let draining: NestFastifyApplication;
+    let drainingPort: number;
+
+    beforeAll(async () => {
+      // A worker that never answers keeps one call, and so its connection, busy while the gateway closes.
+      broker = await openBroker();
+      const channel = await broker.createChannel();
+      await channel.assertQueue(drainQueue, { durable: false });
+      await channel.consume(drainQueue, () => undefined);
+      draining = await startGateway(drainQueue, { rpcTimeoutMs: 1500 });
+      await draining.listen(0, '127.0.0.1');
+      drainingPort = (draining.getHttpServer().address() as AddressInfo).port;
+    });
+
+    afterAll(async () => {
+      await draining.close();
+      await broker.close();
+      await deleteQueues(drainQueue);
+    });
+
+    it('a request arriving then is 503 in Nest shape with X-Request-Id, Retry-After and Connection: close', async () => {
+      const raw = new RawConnection(drainingPort);
+      try {
+        await raw.send([get('/fib/1', ['X-Request-Id: before-close'])]);
+        await waitFor(() => draining.get(RpcClient).pendingCount === 1, 2000, 'the first call pending');
+        const closed = draining.close();
+        await sleep(100);
+        await raw.send([get('/fib/2', ['X-Request-Id: during-close'])]);
+        const first = await raw.answer();
+        expect(first.status).toBe(504);
+        expect(first.headers['x-request-id']).toBe('before-close');
+        const second = await raw.answer();
+        expectNestError(second, 503, 'Service Unavailable');
+        expect(second.headers['x-request-id']).toBe('during-close');
+        expect(second.headers['retry-after']).toBe('1');
+        expect(second.headers.connection).toBe('close');
+        await raw.closedWithin(2_000);
+        await closed;
+      } finally {
+        raw.destroy();
+      }
+    });
   });
 });

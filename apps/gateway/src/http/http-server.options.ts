@@ -30,6 +30,8 @@ export function httpServerOptions(rpcTimeoutMs: number): FastifyHttpOptions<Serv
     },
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
+    // Requests arriving while closing get checkRequestHead's 503 (request id, Retry-After) instead.
+    return503OnClosing: false,
     // A path segment up to the URL limit reaches its route, so a long n gets the pipe's 400.
     routerOptions: { maxParamLength: MAX_URL_BYTES, ignoreTrailingSlash: true },
   };

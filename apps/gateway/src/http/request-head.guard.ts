@@ -1,5 +1,6 @@
 import { REQUEST_ID_HEADER } from '@app/observability';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RETRY_AFTER_SECONDS } from '../gateway.constants';
 import { httpErrorBody } from './http-error-body';
 import { MAX_URL_BYTES } from './http-server.constants';
 
@@ -28,13 +29,31 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
 }
 
 /**
- * Refuses, before any handler runs, a URL longer than MAX_URL_BYTES (a long
- * `n` is a 400 whatever its length, at the cost of one comparison) and an
- * HTTP/1.1 request without Host (RFC 9112 §3.2; Node's own check answers a
- * bare 400 without a body or request id, so it is turned off in its favour).
+ * Refuses, before any handler runs:
+ * - any request once the server is closing (503 with Retry-After and
+ *   `Connection: close`, in place of Fastify's own 503 that has neither a
+ *   request id nor Retry-After: `return503OnClosing` is off);
+ * - a URL longer than MAX_URL_BYTES (a long `n` is a 400 whatever its length,
+ *   at the cost of one comparison);
+ * - an HTTP/1.1 request without Host (RFC 9112 §3.2; Node's own check answers
+ *   a bare 400 without a body or request id, so it is turned off in favour of this one).
  */
 export function checkRequestHead(fastify: FastifyInstance): void {
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      void reply
+        .header(REQUEST_ID_HEADER, request.id)
+        .header('Retry-After', String(RETRY_AFTER_SECONDS))
+        .header('Connection', 'close')
+        .code(503)
+        .send(httpErrorBody(503, 'the gateway is shutting down'));
+      return;
+    }
     const { url, httpVersion, headers } = request.raw;
     const problem =
       url !== undefined && url.length > MAX_URL_BYTES
