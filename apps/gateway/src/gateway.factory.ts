@@ -5,20 +5,19 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
+import { httpServerOptions } from './http/http-server.options';
+import { checkRequestHead } from './http/request-head.guard';
 
 /** The gateway app, initialised (connected to the broker) but not listening. */
 export async function createGateway(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config),
-    // A long malformed :n must still reach the pipe (400), not miss the route (404).
-    new FastifyAdapter({
-      ...requestIdFastifyOptions,
-      routerOptions: { maxParamLength: 10_000, ignoreTrailingSlash: true },
-    }),
+    new FastifyAdapter({ ...requestIdFastifyOptions, ...httpServerOptions(config.rpcTimeoutMs) }),
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
   traceRequests(app, config.logLevel);
+  checkRequestHead(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -5,6 +5,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { requestIdOf, TracedRequest } from './request-trace';
 import { REQUEST_ID_HEADER } from './observability.constants';
 
+/** A longer URL is cut in the log line: a client must not make one line kilobytes long. */
+const LOGGED_URL_CHARS = 256;
+
 /** Fastify options giving each request the caller's X-Request-Id, or a new UUID, as its id. */
 export const requestIdFastifyOptions = {
   genReqId: (req: { headers: IncomingHttpHeaders }): string => requestIdOf(req.headers),
@@ -13,7 +16,7 @@ export const requestIdFastifyOptions = {
 /**
  * Echoes the request id in the X-Request-Id response header (errors
  * included) and writes one JSON line per request when the level is info or
- * lower (`LOG_LEVEL`): request id, method, URL, status, duration, plus the trace the
+ * lower (`LOG_LEVEL`): request id, method, URL (its first 256 characters), status, duration, plus the trace the
  * handler filled in (n, correlation id, outcome, traceparent).
  */
 export function traceRequests(app: NestFastifyApplication, level: LogLevel): void {
@@ -27,7 +30,8 @@ export function traceRequests(app: NestFastifyApplication, level: LogLevel): voi
     // nestjs-pino creates its root logger when the app initialises, after this hook is added.
     const log = PinoLogger.root as PinoLogger['logger'] | undefined;
     if (log === undefined) return done();
-    const { method, url } = request;
+    const { method } = request;
+    const url = request.url.length > LOGGED_URL_CHARS ? `${request.url.slice(0, LOGGED_URL_CHARS)}…` : request.url;
     const statusCode = reply.statusCode;
     const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
     log.info(

@@ -14,7 +14,7 @@ export class ErrorBodyDto {
   @ApiPropertyOptional({
     example: 'NO_WORKER',
     description:
-      'RPC failure: TIMEOUT, REMOTE, NO_WORKER, BROKER_UNAVAILABLE, CONNECTION_LOST, OVERLOADED, CLIENT_CLOSED',
+      'RPC failure: TIMEOUT, REMOTE, NO_WORKER, BROKER_UNAVAILABLE, CONNECTION_LOST, OVERLOADED, CLIENT_CLOSED, FLOW_CONTROL, INVALID_OPTIONS',
   })
   code?: string;
 }

@@ -1,6 +1,6 @@
 import { encodeFibRequest } from '@app/contracts';
 import { RequestTrace, TRACEPARENT_HEADER } from '@app/observability';
-import { RpcClient, RpcClientError } from '@app/rpc-client';
+import { RpcCallOptions, RpcClient, RpcClientError } from '@app/rpc-client';
 import { Injectable } from '@nestjs/common';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { FibResultDto } from './fib-result.dto';
@@ -16,12 +16,15 @@ export class FibService {
    * fib(n) from a worker; rejects with the RpcClientError of whatever went
    * wrong. The request id travels as the request's `message_id`, a
    * `traceparent` in its headers table; the correlation id and outcome are
-   * written back into `trace` for the log line.
+   * written back into `trace` for the log line. Aborting `signal` (the caller
+   * left) cancels the call: it rejects with CANCELLED and frees its slot.
    */
-  async fib(n: number, trace: RequestTrace): Promise<FibResultDto> {
+  async fib(n: number, trace: RequestTrace, signal?: AbortSignal): Promise<FibResultDto> {
     const headers = trace.traceparent === undefined ? undefined : { [TRACEPARENT_HEADER]: trace.traceparent };
     const startedAt = performance.now();
-    const call = this.rpc.send(encodeFibRequest(n), { messageId: trace.requestId, headers });
+    // The intersection keeps this compiling until RpcCallOptions declares `signal` (notes/INTERFACES.md).
+    const options: RpcCallOptions & { signal?: AbortSignal } = { messageId: trace.requestId, headers, signal };
+    const call = this.rpc.send(encodeFibRequest(n), options);
     trace.correlationId = call.correlationId;
     try {
       const value = await call.reply;

@@ -17,7 +17,7 @@ export class GatewayMetrics {
     const registers = [registry];
     this.calls = new Counter({
       name: 'fib_gateway_rpc_calls_total',
-      help: 'RPC calls by outcome: ok, or the RpcClientError code (TIMEOUT, REMOTE, NO_WORKER, ...)',
+      help: 'RPC calls by outcome: ok, or the RpcClientError code (TIMEOUT, REMOTE, NO_WORKER, ...; CANCELLED: the HTTP caller disconnected first)',
       labelNames: ['outcome'],
       registers,
     });
