@@ -22,8 +22,7 @@ export class FibService {
   async fib(n: number, trace: RequestTrace, signal?: AbortSignal): Promise<FibResultDto> {
     const headers = trace.traceparent === undefined ? undefined : { [TRACEPARENT_HEADER]: trace.traceparent };
     const startedAt = performance.now();
-    // The intersection keeps this compiling until RpcCallOptions declares `signal` (notes/INTERFACES.md).
-    const options: RpcCallOptions & { signal?: AbortSignal } = { messageId: trace.requestId, headers, signal };
+    const options: RpcCallOptions = { messageId: trace.requestId, headers, signal };
     const call = this.rpc.send(encodeFibRequest(n), options);
     trace.correlationId = call.correlationId;
     try {
