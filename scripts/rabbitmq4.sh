@@ -9,7 +9,8 @@
 #   scripts/rabbitmq4.sh build             only build (or check) the cached root
 #
 # Environment: RABBITMQ4_ROOT (default /var/cache/fib-rpc/rabbitmq-trixie), DEBIAN_MIRROR (default:
-# the Debian mirror this machine's apt sources name), RABBITMQ4_START_TIMEOUT_S (default 90).
+# the Debian mirror this machine's apt sources name), RABBITMQ4_START_TIMEOUT_S (default 90), RABBITMQ4_CONF_APPEND
+# (lines added to the node's rabbitmq.conf; paths in them as seen inside the root, e.g. /srv/fib-rpc/NAME/...).
 # The node's config is 4.3's default for transient non-exclusive queues (denied), guest allowed
 # from anywhere (loopback_users.guest = false), listeners on 127.0.0.1 only.
 set -euo pipefail
@@ -199,6 +200,8 @@ loopback_users.guest = false
 log.file.level = info
 log.console = false
 EOF
+  # extra lines for this node (tests of a config, TLS...); paths in them are seen from inside the root
+  [[ -z ${RABBITMQ4_CONF_APPEND:-} ]] || printf '%s\n' "$RABBITMQ4_CONF_APPEND" >>"$host_dir/rabbitmq.conf"
   echo '[].' >"$host_dir/enabled_plugins"
   cat >"$host_dir/rabbitmq-env.conf" <<EOF
 NODENAME=$name@localhost
