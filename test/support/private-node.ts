@@ -189,7 +189,7 @@ export class PrivateNode {
   /** SIGKILL of the VM and every process of its group; resolves once it is gone. Data stays for `restart()`. */
   async kill(): Promise<void> {
     if (this.running) this.killGroupNow();
-    await this.exited;
+    await this.waitExit(10_000);
     this.frozen = false;
   }
 
@@ -230,6 +230,24 @@ export class PrivateNode {
     }
   }
 
+  /**
+   * Bounded wait for the VM's exit. The child is unref'd (a node left running must not keep the test
+   * process alive), so this wait's own timer is what keeps a plain script's event loop running meanwhile.
+   */
+  private async waitExit(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.exited,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${this.nodeName} did not exit within ${ms} ms`)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private signal(signal: NodeJS.Signals): void {
     const pid = this.pid;
     if (pid === undefined) throw new Error(`${this.nodeName} is not running`);
@@ -242,7 +260,11 @@ export class PrivateNode {
       // the VM handles SIGTERM as a graceful stop
       this.child?.kill('SIGTERM');
       const timer = setTimeout(() => this.killGroupNow(), STOP_TIMEOUT_MS);
-      await this.exited.finally(() => clearTimeout(timer));
+      try {
+        await this.waitExit(STOP_TIMEOUT_MS + 10_000);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     // erl_child_setup, memsup, inet_gethost... go with the VM; sweep any straggler
     this.killGroupNow();
