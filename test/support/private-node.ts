@@ -42,6 +42,8 @@ export interface PrivateNodeOptions {
   cookie?: string;
   /** Directory to create the node's temp dir in. @default os.tmpdir() */
   parentDir?: string;
+  /** The login `url` carries and boot readiness uses (a config that loads its own users). @default guest/guest */
+  credentials?: { username: string; password: string };
 }
 
 interface Layout {
@@ -72,6 +74,7 @@ export class PrivateNode {
     readonly port: number,
     readonly distPort: number,
     private readonly layout: Layout,
+    private readonly credentials: { username: string; password: string },
   ) {}
 
   /** Writes the node's files and boots it; resolves once it accepts an AMQP session. */
@@ -91,7 +94,13 @@ export class PrivateNode {
       outFile: join(dir, 'server.out'),
       pidFile: join(dir, 'pid'),
     };
-    const node = new PrivateNode(options.name, port, distPort, layout);
+    const node = new PrivateNode(
+      options.name,
+      port,
+      distPort,
+      layout,
+      options.credentials ?? { username: 'guest', password: 'guest' },
+    );
     try {
       mkdirSync(layout.home);
       mkdirSync(join(dir, 'mnesia'));
@@ -132,7 +141,8 @@ export class PrivateNode {
   }
 
   get url(): string {
-    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+    const { username, password } = this.credentials;
+    return `amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}`;
   }
 
   /** The node's temp dir (removed by `stop()`). */
