@@ -97,6 +97,7 @@ build_root() {
   [[ -x $ROOT/usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "rabbitmq-server missing from the new root"
   # debootstrap may leave its own mounts behind
   unmount_root
+  # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
   chroot "$ROOT" dpkg-query -W -f '${Version}\n' rabbitmq-server >"$STAMP.tmp"
   mv "$STAMP.tmp" "$STAMP"
   log "root built in $(($(date +%s) - started)) s (rabbitmq-server $(cat "$STAMP"))"
@@ -172,7 +173,7 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
   local port=$1 name=$2
-  [[ $port =~ ^[0-9]+$ ]] && ((port > 1024 && port < 45535)) || die "bad port '$port'"
+  if ! [[ $port =~ ^[0-9]+$ ]] || ((port <= 1024 || port >= 45535)); then die "bad port '$port'"; fi
   ((port != 5672)) || die "5672 is the shared node's port"
   check_name "$name"
   local dist=$((port + 20000))
