@@ -58,7 +58,10 @@ interface Layout {
 /** Nodes still running, killed if the test process exits without stopping them. */
 const live = new Set<PrivateNode>();
 process.once('exit', () => {
-  for (const node of live) node.killGroupNow();
+  for (const node of live) {
+    node.killGroupNow();
+    rmSync(node.dir, { recursive: true, force: true });
+  }
 });
 
 export class PrivateNode {
