@@ -1,5 +1,6 @@
 # One image for both apps (and the CLI); APP picks which one runs.
-FROM node:20-bookworm-slim AS build
+# Node 24 (LTS): the version CI's node-lts leg tests (.ci/run, NODE_LTS).
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -9,7 +10,7 @@ COPY apps apps
 COPY libs libs
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-trixie-slim
 ENV NODE_ENV=production APP=gateway
 WORKDIR /app
 COPY --from=build /app/package.json ./
