@@ -96,6 +96,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       setup: (connection) => this.setUp(connection),
       onUp: (session, node) => this.onUp(session, node),
       onDown: (session, reason) => this.onDown(session, reason),
+      explain: (error) => explainRefusal(error),
       onAttemptFailed: (consecutive) => {
         // Every node refused once: no link is coming soon, so calls kept to be sent again fail now (503).
         if (consecutive >= this.nodeCount) this.failParked();
@@ -449,6 +450,13 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     for (const id of ids) this.settle(id)?.reject(error(id));
     return ids.length;
   }
+}
+
+/** One clear line for a broker that refuses this client's set-up, naming the permission it lacks. */
+function explainRefusal(error: unknown): string | undefined {
+  const text = describeError(error);
+  if (!/ACCESS_REFUSED|403/.test(text)) return undefined;
+  return `access refused (${text}): the gateway's broker user needs configure and read on its server-named reply queues (^amq\\.gen-.*$) and write on the default exchange (^amq\\.default$)`;
 }
 
 function checkInteger(queue: string, option: string, value: number, min: number, max: number): void {
