@@ -317,24 +317,20 @@ describe('RpcClient (e2e) when the link fails mid-connect', () => {
           proxy.reset();
         }
         await waitFor(() => proxy.traces.some((t) => t.faultedAt !== undefined), 5000, 'the reset at the check');
-        const lies: string[] = [];
-        let served = false;
+        // "Connected" and a call failing for want of a link, with no reset or close at the proxy near: a lie.
+        let lies = 0;
+        let last = { connected: false, result: '' };
         const deadline = Date.now() + 5000;
-        while (!served && Date.now() < deadline) {
+        while (last.result !== '55' && Date.now() < deadline) {
           const startedAt = Date.now();
           const connected = client.isConnected;
           const result = await outcome(client);
           const linkEvent = proxy.linkEvents().some((at) => at >= startedAt - 500 && at <= Date.now());
-          if (connected && ['CONNECTION_LOST', 'BROKER_UNAVAILABLE'].includes(result) && !linkEvent) lies.push(result);
-          served = result === '55';
+          if (connected && ['CONNECTION_LOST', 'BROKER_UNAVAILABLE'].includes(result) && !linkEvent) lies++;
+          last = { connected, result };
           await sleep(50);
         }
-        expect({ served, lies: lies.length, firstLie: lies[0] }).toEqual({
-          served: true,
-          lies: 0,
-          firstLie: undefined,
-        });
-        expect(client.isConnected).toBe(true);
+        expect({ lies, last }).toEqual({ lies: 0, last: { connected: true, result: '55' } });
       } finally {
         await client?.close();
         await proxy.cut();
@@ -345,13 +341,13 @@ describe('RpcClient (e2e) when the link fails mid-connect', () => {
   it('close() landing while connect awaits its first consumer check wins: closed, CLIENT_CLOSED, nothing left', async () => {
     const proxy = await TcpProxy.start();
     const timers = watchClientTimers();
+    const client = new RpcClient({ url: proxy.url, queue, consumerCheckIntervalMs: 200 });
     try {
       const sockets = openSockets();
       proxy.faultNext({ afterServerBytes: checkPending, action: 'freeze' });
-      const client = new RpcClient({ url: proxy.url, queue, consumerCheckIntervalMs: 200 });
       const connecting = client.connect();
       // Frozen, and the check's question is held at the proxy: the client is awaiting its answer.
-      await waitFor(() => proxy.traces[0]?.held.client > 0, 5000, 'the consumer check to be sent and held');
+      await waitFor(() => proxy.heldBytes(1, 'client') > 0, 5000, 'the consumer check to be sent and held');
       const closing = client.close();
       proxy.thaw();
       await expect(within(closing, 5000)).resolves.toBeUndefined();
@@ -363,6 +359,7 @@ describe('RpcClient (e2e) when the link fails mid-connect', () => {
     } finally {
       timers.stop();
       await proxy.cut();
+      await client.close({ drain: false }); // the test failed with the client still running: stop it
     }
   });
 });

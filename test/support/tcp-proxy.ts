@@ -1,7 +1,7 @@
 import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { FrameDecoder, FrameRecord } from './amqp-frames';
 
-type Side = 'server' | 'client';
+export type Side = 'server' | 'client';
 
 /** What to do to one proxied connection, and when. */
 export interface ConnectionFault {
@@ -30,8 +30,6 @@ export interface ConnectionTrace {
   serverFrames: FrameRecord[];
   /** Whole frames forwarded app → broker (the first is the 8-byte protocol header). */
   clientFrames: FrameRecord[];
-  /** Bytes read while frozen and not (yet) forwarded, by the side that sent them. */
-  held: Record<Side, number>;
   fault: ConnectionFault | undefined;
   /** When the fault fired (Date.now()); undefined if it has not. */
   faultedAt: number | undefined;
@@ -165,12 +163,19 @@ export class TcpProxy {
       }
       for (const side of ['server', 'client'] as const) {
         const chunks = link.held[side].splice(0);
-        link.trace.held[side] = 0;
         // Through onData, so a fault still planned for this connection applies to them.
         for (const chunk of chunks) this.onData(link, side, chunk);
       }
       this.resumeReading(link);
     }
+  }
+
+  /** Bytes `from` has sent on open connection `id` that froze before they were forwarded (0 if none or closed). */
+  heldBytes(id: number, from: Side): number {
+    const link = [...this.links].find((l) => l.trace.id === id);
+    if (link === undefined) return 0;
+    const source = from === 'server' ? link.upstream : link.client;
+    return link.held[from].reduce((sum, chunk) => sum + chunk.length, 0) + source.readableLength;
   }
 
   /** Times (Date.now()) at which a proxied connection was reset, faulted or closed, for "did the link drop between" checks. */
@@ -188,7 +193,6 @@ export class TcpProxy {
       clientBytes: 0,
       serverFrames: [],
       clientFrames: [],
-      held: { server: 0, client: 0 },
       fault: this.plans.shift(),
       faultedAt: undefined,
     };
@@ -276,7 +280,6 @@ export class TcpProxy {
 
   private hold(link: Link, from: Side, chunk: Buffer): void {
     link.held[from].push(chunk);
-    link.trace.held[from] += chunk.length;
   }
 
   private freezeLink(link: Link): void {
