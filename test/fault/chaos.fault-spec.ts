@@ -1,50 +1,59 @@
 import { ChaosApp, ChaosRig, formatTrace, frameOf, nameOffset } from '../support/chaos';
 import { ConnectionTrace } from '../support/tcp-proxy';
 
-type Offsets = (trace: ConnectionTrace) => number[];
+/** A byte offset in an app's handshake, found by frame name (the request queue's name marks its consumer check). */
+type Offset = (trace: ConnectionTrace, queue: string) => number;
 
-const start = (t: ConnectionTrace) => frameOf(t, 'connection.start').start;
-const end = (name: string, channel?: number) => (t: ConnectionTrace) => frameOf(t, name, channel).end;
-const short = (name: string, channel?: number) => (t: ConnectionTrace) => frameOf(t, name, channel).end - 1;
-const into = (name: string, bytes: number, channel?: number) => (t: ConnectionTrace) =>
-  frameOf(t, name, channel).start + bytes;
-/** One connection cut at each of these offsets, in a row. */
-const cuts =
-  (...offsets: ((t: ConnectionTrace) => number)[]): Offsets =>
-  (t) =>
-    offsets.map((offset) => offset(t));
+const frame = (name: string, about?: 'request queue') => (t: ConnectionTrace, queue: string) =>
+  frameOf(t, name, about === undefined ? {} : { queue });
+const end =
+  (name: string, about?: 'request queue'): Offset =>
+  (t, q) =>
+    frame(name, about)(t, q).end;
+const short =
+  (name: string, about?: 'request queue'): Offset =>
+  (t, q) =>
+    frame(name, about)(t, q).end - 1;
+const into =
+  (name: string, bytes: number, about?: 'request queue'): Offset =>
+  (t, q) =>
+    frame(name, about)(t, q).start + bytes;
+const before =
+  (name: string, about?: 'request queue'): Offset =>
+  (t, q) =>
+    frame(name, about)(t, q).start;
 
-/** Representative offsets from the measured handshake; `npm run chaos` tries every one. */
-const GATEWAY_CASES: [string, Offsets][] = [
-  ['before connection.start', cuts(start)],
-  ['1 byte into connection.start', cuts(into('connection.start', 1))],
-  ['after connection.tune', cuts(end('connection.tune'))],
-  ['after connection.open-ok (channel being opened)', cuts(end('connection.open-ok'))],
-  ['after channel.open-ok (reply queue being declared)', cuts(end('channel.open-ok', 1))],
-  ['1 byte short of the reply queue declare-ok', cuts(short('queue.declare-ok', 1))],
-  ['after basic.consume-ok (consumer check next)', cuts(end('basic.consume-ok', 1))],
-  ['after the consumer check channel opened', cuts(end('channel.open-ok', 2))],
-  ['1 byte short of the first consumer check reply', cuts(short('queue.declare-ok', 2))],
-  ['after the first consumer check reply', cuts(end('queue.declare-ok', 2))],
-  ['inside the first reply delivery', cuts(into('basic.deliver', 10, 1))],
+/** Representative offsets from the measured handshake (the first frame of each name); `npm run chaos` tries every one. */
+const GATEWAY_CASES: [string, Offset[]][] = [
+  ['before connection.start', [before('connection.start')]],
+  ['1 byte into connection.start', [into('connection.start', 1)]],
+  ['after connection.tune', [end('connection.tune')]],
+  ['after connection.open-ok (channel being opened)', [end('connection.open-ok')]],
+  ['after channel.open-ok (reply path being set up)', [end('channel.open-ok')]],
+  ['1 byte short of basic.consume-ok (reply consumer)', [short('basic.consume-ok')]],
+  ['after basic.consume-ok (consumer check next)', [end('basic.consume-ok')]],
+  ['while the first consumer check awaits its answer', [before('queue.declare-ok', 'request queue')]],
+  ['1 byte short of the first consumer check answer', [short('queue.declare-ok', 'request queue')]],
+  ['after the first consumer check answer', [end('queue.declare-ok', 'request queue')]],
+  ['inside the first reply delivery', [into('basic.deliver', 10)]],
   [
     'three connections in a row: open-ok, consumer check, first byte',
-    cuts(end('connection.open-ok'), end('channel.open-ok', 2), into('connection.start', 1)),
+    [end('connection.open-ok'), before('queue.declare-ok', 'request queue'), into('connection.start', 1)],
   ],
 ];
 
-const WORKER_CASES: [string, Offsets][] = [
-  ['before connection.start', cuts(start)],
-  ['1 byte into connection.start', cuts(into('connection.start', 1))],
-  ['after connection.open-ok (channel being opened)', cuts(end('connection.open-ok'))],
-  ['after channel.open-ok (queue being declared)', cuts(end('channel.open-ok', 1))],
-  ['1 byte short of the queue declare-ok', cuts(short('queue.declare-ok', 1))],
-  ['after basic.qos-ok (consumer being started)', cuts(end('basic.qos-ok', 1))],
-  ['after basic.consume-ok', cuts(end('basic.consume-ok', 1))],
-  ['inside the first request delivery', cuts(into('basic.deliver', 10, 1))],
+const WORKER_CASES: [string, Offset[]][] = [
+  ['before connection.start', [before('connection.start')]],
+  ['1 byte into connection.start', [into('connection.start', 1)]],
+  ['after connection.open-ok (channel being opened)', [end('connection.open-ok')]],
+  ['after channel.open-ok (queue being checked or declared)', [end('channel.open-ok')]],
+  ['1 byte short of the request queue declare-ok', [short('queue.declare-ok', 'request queue')]],
+  ['after basic.qos-ok (consumer being started)', [end('basic.qos-ok')]],
+  ['after basic.consume-ok', [end('basic.consume-ok')]],
+  ['inside the first request delivery', [into('basic.deliver', 10)]],
   [
     'three connections in a row: channel.open-ok, consume-ok, first byte',
-    cuts(end('channel.open-ok', 1), end('basic.consume-ok', 1), into('connection.start', 1)),
+    [end('channel.open-ok'), end('basic.consume-ok'), into('connection.start', 1)],
   ],
 ];
 
@@ -76,7 +85,7 @@ describe('broker link reset after B bytes (fault)', () => {
       'recovers from a reset %s',
       async (_label, offsets) => {
         const trace = rig.handshake(app);
-        const bytes = offsets(trace);
+        const bytes = offsets.map((offset) => offset(trace, rig.queue));
         const result = await rig.run({ app, cuts: bytes });
         const at = bytes.map((b) => `${b} (${nameOffset(trace.serverFrames, b)})`).join(', ');
         expect(result.failures.map((failure) => `cut at ${at}: ${failure}`)).toEqual([]);
@@ -87,7 +96,7 @@ describe('broker link reset after B bytes (fault)', () => {
 
     it('recovers when its very first connections are reset (fresh start)', async () => {
       const trace = rig.handshake(app);
-      const bytes = [frameOf(trace, 'channel.open-ok', 1).end, frameOf(trace, 'connection.start').start + 1];
+      const bytes = [end('channel.open-ok')(trace, rig.queue), into('connection.start', 1)(trace, rig.queue)];
       const result = await rig.run({ app, cuts: bytes, fresh: true });
       const at = bytes.map((b) => `${b} (${nameOffset(trace.serverFrames, b)})`).join(', ');
       expect(result.failures.map((failure) => `cut at ${at}: ${failure}`)).toEqual([]);

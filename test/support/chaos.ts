@@ -267,10 +267,23 @@ export function nameOffset(frames: FrameRecord[], bytes: number): string {
   return bytes === frame.end ? `${name} end` : `${name} +${bytes - frame.start}`;
 }
 
-/** The first frame of `name` on `channel` (the handshake's frames are all firsts). */
-export function frameOf(trace: ConnectionTrace, name: string, channel?: number): FrameRecord {
-  const frame = trace.serverFrames.find((f) => f.name === name && (channel === undefined || f.channel === channel));
-  if (frame === undefined) throw new Error(`no ${name} in the trace of connection ${trace.id}`);
+/**
+ * The first frame from the broker named `name` (and on `channel`, or about `queue`, if given). Select by queue
+ * rather than channel where possible: which channel does what is the client's choice.
+ */
+export function frameOf(
+  trace: ConnectionTrace,
+  name: string,
+  where: { channel?: number; queue?: string } = {},
+): FrameRecord {
+  const frame = trace.serverFrames.find(
+    (f) =>
+      f.name === name &&
+      (where.channel === undefined || f.channel === where.channel) &&
+      (where.queue === undefined || f.queue === where.queue),
+  );
+  if (frame === undefined)
+    throw new Error(`no ${name} ${JSON.stringify(where)} in the trace of connection ${trace.id}`);
   return frame;
 }
 
