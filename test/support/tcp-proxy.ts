@@ -166,7 +166,7 @@ export class TcpProxy {
         // Through onData, so a fault still planned for this connection applies to them.
         for (const chunk of chunks) this.onData(link, side, chunk);
       }
-      this.resumeReading(link);
+      if (!link.frozen && !link.done) this.resumeReading(link);
     }
   }
 
