@@ -11,6 +11,8 @@ import {
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AMQP_URL, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
+import { expectNothingLeft, openSockets, watchClientTimers } from '../support/resources';
+import { TcpProxy } from '../support/tcp-proxy';
 import { TutorialServer } from '../support/tutorial-peers';
 
 function fibOf(n: number): string {
@@ -242,10 +244,136 @@ describe('RpcClient (e2e)', () => {
     });
   });
 
-  it('does not keep an idle process alive once closed', async () => {
-    const client = await openClient(uniqueQueue('client-idle-close'));
-    await client.close();
-    await sleep(10);
-    expect(client.isConnected).toBe(false);
+  it('leaves nothing behind once closed: no connection, no socket or timer, no traffic', async () => {
+    const proxy = await TcpProxy.start();
+    const timers = watchClientTimers();
+    try {
+      const sockets = openSockets();
+      const client = new RpcClient({
+        url: proxy.url,
+        queue: uniqueQueue('client-idle-close'),
+        connectionName: `rpc-client e2e close ${process.pid}`,
+      });
+      await client.connect();
+      await waitFor(() => client.isConnected, 3000, 'the client to connect');
+      await client.close();
+      expect(client.isConnected).toBe(false);
+      await expectNothingLeft(proxy, sockets, timers);
+    } finally {
+      timers.stop();
+      await proxy.cut();
+    }
   });
 });
+
+/**
+ * Orderings a fake cannot show (issue 8, defects 2 and 4): the client reaches
+ * the real broker through a proxy that resets or freezes its connection at
+ * the byte where the first consumer check waits for its answer.
+ */
+describe('RpcClient (e2e) when the link fails mid-connect', () => {
+  const queue = uniqueQueue('client-midconnect');
+  let worker: NestFastifyApplication;
+  /** Broker bytes a client has received when its first consumer check is sent and awaits its answer. */
+  let checkPending: number;
+
+  beforeAll(async () => {
+    worker = (await startWorker(queue)).app;
+    const probe = await TcpProxy.start();
+    const client = await openClient(queue, { url: probe.url });
+    await client.close();
+    await probe.cut();
+    const checkReply = probe.traces[0].serverFrames.find((f) => f.name === 'queue.declare-ok' && f.queue === queue);
+    if (checkReply === undefined) throw new Error('no consumer check answer in the probe trace');
+    checkPending = checkReply.start;
+  });
+
+  afterAll(async () => {
+    await worker.close();
+    await deleteQueues(queue);
+  });
+
+  /** A call's outcome: its value or its error code. */
+  async function outcome(client: RpcClient): Promise<string> {
+    return client.call(encodeFibRequest(10)).then(
+      (value) => value,
+      (error: Error & { code?: string }) => error.code ?? error.name,
+    );
+  }
+
+  it.each(['first connect', 'reconnect'] as const)(
+    'link reset while the %s awaits its first consumer check: never "connected" without a link, then serving',
+    async (when) => {
+      const proxy = await TcpProxy.start();
+      let client: RpcClient | undefined;
+      try {
+        if (when === 'first connect') {
+          proxy.resetAfterServerBytes(checkPending);
+          client = await openClient(queue, { url: proxy.url, timeoutMs: 2000 });
+        } else {
+          client = await openClient(queue, { url: proxy.url, timeoutMs: 2000 });
+          await waitFor(async () => (await outcome(client as RpcClient)) === '55', 3000, 'first service');
+          proxy.resetAfterServerBytes(checkPending);
+          proxy.reset();
+        }
+        await waitFor(() => proxy.traces.some((t) => t.faultedAt !== undefined), 5000, 'the reset at the check');
+        // "Connected" and a call failing for want of a link, with no reset or close at the proxy near: a lie.
+        let lies = 0;
+        let last = { connected: false, result: '' };
+        const deadline = Date.now() + 5000;
+        while (last.result !== '55' && Date.now() < deadline) {
+          const startedAt = Date.now();
+          const connected = client.isConnected;
+          const result = await outcome(client);
+          const linkEvent = proxy.linkEvents().some((at) => at >= startedAt - 500 && at <= Date.now());
+          if (connected && ['CONNECTION_LOST', 'BROKER_UNAVAILABLE'].includes(result) && !linkEvent) lies++;
+          last = { connected, result };
+          await sleep(50);
+        }
+        expect({ lies, last }).toEqual({ lies: 0, last: { connected: true, result: '55' } });
+      } finally {
+        await client?.close();
+        await proxy.cut();
+      }
+    },
+  );
+
+  it('close() landing while connect awaits its first consumer check wins: closed, CLIENT_CLOSED, nothing left', async () => {
+    const proxy = await TcpProxy.start();
+    const timers = watchClientTimers();
+    const client = new RpcClient({ url: proxy.url, queue, consumerCheckIntervalMs: 200 });
+    try {
+      const sockets = openSockets();
+      proxy.faultNext({ afterServerBytes: checkPending, action: 'freeze' });
+      const connecting = client.connect();
+      // Frozen, and the check's question is held at the proxy: the client is awaiting its answer.
+      await waitFor(() => proxy.heldBytes(1, 'client') > 0, 5000, 'the consumer check to be sent and held');
+      const closing = client.close();
+      proxy.thaw();
+      await expect(within(closing, 5000)).resolves.toBeUndefined();
+      // connect() settles too: resolved (its attempt is over) or rejected as closed, never left hanging.
+      const connected = connecting.then(
+        () => 'resolved',
+        (error: Error & { code?: string }) => error.code ?? error.name,
+      );
+      await expect(within(connected, 5000)).resolves.toMatch(/^(resolved|CLIENT_CLOSED)$/);
+      expect(client.isConnected).toBe(false);
+      await expect(client.call(encodeFibRequest(5))).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      await expectNothingLeft(proxy, sockets, timers);
+      await expect(client.call(encodeFibRequest(5))).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    } finally {
+      timers.stop();
+      await proxy.cut();
+      await client.close({ drain: false }); // the test failed with the client still running: stop it
+    }
+  });
+});
+
+/** `promise`, or a rejection once `ms` have passed. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}

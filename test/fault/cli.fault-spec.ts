@@ -2,6 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AMQP_URL, deleteQueues, uniqueQueue } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { AppProcess } from '../support/app-process';
+import { TutorialServer } from '../support/tutorial-peers';
 
 /** `npm run fib -- N…`: the built CLI as a child process, against a real worker. */
 describe('fib CLI (fault)', () => {
@@ -36,6 +37,23 @@ describe('fib CLI (fault)', () => {
     expect(await cli.exited).toEqual({ code: 1, signal: null });
     expect(cli.output).toMatch(/^fib\(5\): NO_WORKER /m);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('honours RPC_TIMEOUT_MS: a worker that never answers costs 300 ms, not the default 5 s', async () => {
+    const silentQueue = uniqueQueue('cli-silent');
+    const silent = await TutorialServer.start(silentQueue, { delayMs: 60_000 });
+    try {
+      const started = Date.now();
+      const cli = new AppProcess('cli', { AMQP_URL, RPC_QUEUE: silentQueue, RPC_TIMEOUT_MS: '300' }, ['5']);
+      expect(await cli.exited).toEqual({ code: 1, signal: null });
+      expect(cli.output).toMatch(/^fib\(5\): TIMEOUT /m);
+      expect(silent.received).toBe(1);
+      // Node and Nest start-up included; the default deadline alone would be 5000 ms.
+      expect(Date.now() - started).toBeLessThan(3500);
+    } finally {
+      await silent.stop();
+      await deleteQueues(silentQueue);
+    }
   });
 
   it('prints usage and exits 2 without arguments', async () => {

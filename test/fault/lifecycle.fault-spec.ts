@@ -1,7 +1,7 @@
 import { AddressInfo, createServer } from 'node:net';
 import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../support/broker';
 import { AppProcess } from '../support/app-process';
-import { httpGet, tally } from '../support/http';
+import { httpGet, httpGetOnNewConnection, tally } from '../support/http';
 import { TcpProxy } from '../support/tcp-proxy';
 import { TutorialServer } from '../support/tutorial-peers';
 
@@ -94,5 +94,57 @@ describe('app lifecycle (fault)', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('while it drains, refuses new requests at once and still answers the pending one', async () => {
+    const queue = uniqueQueue('gw-drain');
+    queues.push(queue);
+    const server = await TutorialServer.start(queue, { delayMs: 1500 });
+    const gateway = new AppProcess('gateway', { AMQP_URL, RPC_QUEUE: queue, RPC_TIMEOUT_MS: '5000' });
+    processes.push(gateway);
+    try {
+      const url = await gateway.httpUrl();
+      await waitFor(async () => (await httpGet(`${url}/health`)).status === 200, 10_000, 'health 200');
+      const pending = httpGet(`${url}/fib/20`);
+      await waitFor(() => server.received === 1, 5000, 'the request at the server');
+      gateway.signal('SIGTERM');
+      await gateway.waitForOutput(/SIGTERM: closing/);
+      // The pending call still has ~1.4 s to go: a new request now must be refused, not queued behind the drain.
+      const started = Date.now();
+      const late = await httpGetOnNewConnection(`${url}/fib/21`, 5000).then(
+        (status) => String(status),
+        (error: NodeJS.ErrnoException) => error.code ?? error.message,
+      );
+      expect({ late, fast: Date.now() - started < 1000 }).toEqual({
+        late: expect.stringMatching(/^(ECONNREFUSED|ECONNRESET|503)$/),
+        fast: true,
+      });
+      expect(server.received).toBe(1);
+      const answer = await pending;
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: { n: 20, value: '6765' } });
+      expect(await gateway.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it.each([
+    ['gateway', 'SIGINT'],
+    ['fib-worker', 'SIGINT'],
+    ['fib-worker', 'SIGTERM'],
+  ] as const)('%s on %s closes and exits 0, not by the signal', async (name, signal) => {
+    const queue = uniqueQueue(`sig-${name}`);
+    queues.push(queue);
+    const app = new AppProcess(name, { AMQP_URL, RPC_QUEUE: queue });
+    processes.push(app);
+    if (name === 'gateway') {
+      const url = await app.httpUrl();
+      await waitFor(async () => (await httpGet(`${url}/health`)).status === 200, 10_000, 'health 200');
+    } else {
+      await app.waitForOutput(/consuming /);
+    }
+    app.signal(signal);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.output).toContain(`${signal}: closing`);
   });
 });

@@ -51,8 +51,8 @@ export class AppProcess {
   }
 
   /** Base URL of the gateway once it listens. */
-  async httpUrl(): Promise<string> {
-    const match = await this.waitForOutput(/listening on (http:\/\/[^\s]+?) /);
+  async httpUrl(timeoutMs = 10_000): Promise<string> {
+    const match = await this.waitForOutput(/listening on (http:\/\/[^\s]+?) /, timeoutMs);
     return match[1].replace('[::1]', '127.0.0.1');
   }
 

@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+
 /** A JSON body, loosely typed for assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type JsonBody = Record<string, any>;
@@ -31,4 +33,21 @@ export function tally(answers: HttpAnswer[]): Record<string, number> {
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
+}
+
+/**
+ * GET on a connection of its own (no keep-alive pool), so "does the server
+ * still accept connections" is what is asked. Resolves with the status, or
+ * rejects with the socket error (e.g. ECONNREFUSED).
+ */
+export function httpGetOnNewConnection(url: string, limitMs = 5000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, timeout: limitMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${limitMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
