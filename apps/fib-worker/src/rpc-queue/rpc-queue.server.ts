@@ -138,7 +138,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     const session: Session = { connection, channel, consumerTag: '', acks };
     // A channel closing alone would leave a worker that consumes nothing; drop the whole link instead.
     channel.on('close', () => {
-      if (this.link.session === session) this.link.drop('consuming channel closed');
+      if (this.link.session === session) this.link.drop('its channel closed');
     });
     session.consumerTag = (await channel.consume(queue, (message) => this.onMessage(message, session))).consumerTag;
     return session;
