@@ -3,7 +3,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ChannelModel } from 'amqplib';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor, TEST_QUEUE_OPTIONS } from '../support/broker';
 import { startGateway } from '../support/apps';
 import { sample } from '../support/metrics';
 import { TutorialServer } from '../support/tutorial-peers';
@@ -148,7 +148,7 @@ describe('gateway error answers (e2e)', () => {
       // A worker that takes every request and never answers (nor acks): only the caller leaving can end a call early.
       broker = await openBroker();
       const channel = await broker.createChannel();
-      await channel.assertQueue(queue, { durable: false });
+      await channel.assertQueue(queue, TEST_QUEUE_OPTIONS);
       await channel.consume(queue, () => void deliveries++);
       gateway = await startGateway(queue, { rpcMaxInFlight: 2, rpcTimeoutMs: 3000 });
       await gateway.listen(0, '127.0.0.1');

@@ -9,7 +9,7 @@ import {
   MAX_URL_BYTES,
   TIMEOUT_CHECK_INTERVAL_MS,
 } from '../../apps/gateway/src/http/http-server.constants';
-import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import { deleteQueues, openBroker, sleep, uniqueQueue, waitFor, TEST_QUEUE_OPTIONS } from '../support/broker';
 import { startGateway } from '../support/apps';
 import { JsonBody } from '../support/http';
 
@@ -326,7 +326,7 @@ describe('gateway HTTP limits (e2e)', () => {
       // A worker that never answers keeps one call, and so its connection, busy while the gateway closes.
       broker = await openBroker();
       const channel = await broker.createChannel();
-      await channel.assertQueue(drainQueue, { durable: false });
+      await channel.assertQueue(drainQueue, TEST_QUEUE_OPTIONS);
       await channel.consume(drainQueue, () => undefined);
       draining = await startGateway(drainQueue, { rpcTimeoutMs: 1500 });
       await draining.listen(0, '127.0.0.1');

@@ -1,7 +1,14 @@
 import { ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { consumerCount, deleteQueues, openBroker, uniqueQueue, waitFor } from '../support/broker';
+import {
+  consumerCount,
+  deleteQueues,
+  openBroker,
+  TRANSIENT_QUEUES_DENIED,
+  uniqueQueue,
+  waitFor,
+} from '../support/broker';
 import { startWorker } from '../support/apps';
 import { TutorialClient } from '../support/tutorial-peers';
 
@@ -12,7 +19,7 @@ const CLASSIC: Options.AssertQueue = { durable: true, arguments: { 'x-queue-type
 const TRANSIENT: Options.AssertQueue = { durable: false, arguments: { 'x-queue-type': 'classic' } };
 
 /** Declarations of the request queue found in the wild, each made by a peer before our worker starts. */
-const EXISTING: [string, Options.AssertQueue][] = [
+const ALL_EXISTING: [string, Options.AssertQueue][] = [
   ["durable quorum (today's tutorial)", { durable: true, arguments: { 'x-queue-type': 'quorum' } }],
   ['durable classic', { durable: true }],
   ["non-durable classic (the seed's, the 2010s tutorial's)", { durable: false }],
@@ -20,11 +27,25 @@ const EXISTING: [string, Options.AssertQueue][] = [
 ];
 
 /** What the worker must declare when the queue is absent, and declarations that must then conflict (406). */
-const DECLARED: [QueueType, Options.AssertQueue, Options.AssertQueue[]][] = [
+const ALL_DECLARED: [QueueType, Options.AssertQueue, Options.AssertQueue[]][] = [
   ['quorum', QUORUM, [CLASSIC, TRANSIENT]],
   ['classic', CLASSIC, [QUORUM, TRANSIENT]],
   ['transient', TRANSIENT, [QUORUM, CLASSIC]],
 ];
+
+// A broker with RabbitMQ 4.3's defaults refuses non-durable queues: nobody can have declared one, and the
+// worker's `transient` declaration is refused (checked in its own describe below).
+const EXISTING = ALL_EXISTING.filter(([, options]) => !TRANSIENT_QUEUES_DENIED || options.durable !== false);
+const TYPES: [QueueType][] = TRANSIENT_QUEUES_DENIED
+  ? [['quorum'], ['classic']]
+  : [['quorum'], ['classic'], ['transient']];
+const DECLARED = ALL_DECLARED.filter(([type]) => !TRANSIENT_QUEUES_DENIED || type !== 'transient').map(
+  ([type, expected, conflicting]): [QueueType, Options.AssertQueue, Options.AssertQueue[]] => [
+    type,
+    expected,
+    conflicting.filter((options) => !TRANSIENT_QUEUES_DENIED || options.durable !== false),
+  ],
+);
 
 /** 'ok', or the AMQP reply code the broker closed the channel with (406 = inequivalent declaration). */
 async function declare(queue: string, options: Options.AssertQueue): Promise<'ok' | number> {
@@ -86,7 +107,7 @@ describe('request queue adoption (e2e)', () => {
   });
 
   describe.each(EXISTING)('queue already declared %s', (_label, existing) => {
-    it.each<[QueueType]>([['quorum'], ['classic'], ['transient']])(
+    it.each<[QueueType]>(TYPES)(
       'RPC_QUEUE_TYPE=%s: consumed as it is; a request waiting in it is answered',
       async (type) => {
         const queue = uniqueQueue(`adopt-${type}`);
@@ -198,4 +219,37 @@ describe('request queue adoption (e2e)', () => {
       }
     });
   });
+
+  if (TRANSIENT_QUEUES_DENIED) {
+    describe("on a broker that refuses non-durable queues (RabbitMQ 4.3's default)", () => {
+      it('RPC_QUEUE_TYPE=transient on an absent queue: health 503 naming the setting, no crash; adopts the queue once a peer declares it', async () => {
+        const queue = uniqueQueue('refused-transient');
+        const { app } = await startWorker(queue, { rpcQueueType: 'transient' });
+        try {
+          await app.getHttpAdapter().getInstance().ready();
+          await waitFor(
+            async () => {
+              const res = await request(app.getHttpServer()).get('/health');
+              return res.status === 503 && /RPC_QUEUE_TYPE=transient/.test(JSON.stringify(res.body));
+            },
+            15_000,
+            'health 503 naming RPC_QUEUE_TYPE',
+          );
+          expect(await consumerCount(queue)).toBe(0);
+          // Today's tutorial server declares it as a quorum queue: the worker's next attempt adopts it.
+          expect(await declare(queue, QUORUM)).toBe('ok');
+          await waitFor(
+            async () => (await consumerCount(queue)) === 1,
+            15_000,
+            'the worker consuming the adopted queue',
+          );
+          expect((await client.call(queue, '30')).body).toBe('832040');
+          await request(app.getHttpServer()).get('/health').expect(200);
+        } finally {
+          await app.close();
+          await deleteQueues(queue);
+        }
+      });
+    });
+  }
 });

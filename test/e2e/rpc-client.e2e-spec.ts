@@ -9,7 +9,7 @@ import {
   RpcTimeoutError,
 } from '@app/rpc-client';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AMQP_URL, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import { AMQP_URL, deleteQueues, openBroker, sleep, uniqueQueue, waitFor, TEST_QUEUE_OPTIONS } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { expectNothingLeft, openSockets, watchClientTimers } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -75,7 +75,7 @@ describe('RpcClient (e2e)', () => {
     it('sends n as text with correlation_id, reply_to, content_type and expiration = the deadline', async () => {
       const connection = await openBroker();
       const channel = await connection.createChannel();
-      await channel.assertQueue(queue, { durable: false });
+      await channel.assertQueue(queue, TEST_QUEUE_OPTIONS);
       const seen = new Promise<import('amqplib').ConsumeMessage>((resolve) => {
         void channel.consume(queue, (message) => message && resolve(message), { noAck: true });
       });
@@ -166,7 +166,7 @@ describe('RpcClient (e2e)', () => {
       const queue = uniqueQueue('client-idle');
       const connection = await openBroker();
       const channel = await connection.createChannel();
-      await channel.assertQueue(queue, { durable: false });
+      await channel.assertQueue(queue, TEST_QUEUE_OPTIONS);
       const client = await openClient(queue, { timeoutMs: 5000 });
       const error: unknown = await client.call(encodeFibRequest(5)).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'NO_WORKER', reason: 'no-consumers' });

@@ -18,7 +18,7 @@ export interface TutorialServerOptions {
    * How the server declares the queue: `quorum` as RabbitMQ's tutorial does today
    * (`durable: true, x-queue-type: quorum`), `transient` as the aio-pika seed and the
    * 2010s tutorial do (`durable: false`).
-   * @default 'transient'
+   * @default 'quorum'
    */
   queueType?: 'quorum' | 'transient';
   /** Delay before each reply, to play a slow worker. */
@@ -43,9 +43,9 @@ export class TutorialServer {
     try {
       await channel.assertQueue(
         queue,
-        options.queueType === 'quorum'
-          ? { durable: true, arguments: { 'x-queue-type': 'quorum' } }
-          : { durable: false },
+        options.queueType === 'transient'
+          ? { durable: false }
+          : { durable: true, arguments: { 'x-queue-type': 'quorum' } },
       );
     } catch (error) {
       await connection.close();
