@@ -1,5 +1,11 @@
 import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { FrameDecoder, FrameRecord } from './amqp-frames';
+import { AMQP_URL } from './broker';
+
+/** Port of the broker the tests use (CI's RabbitMQ 4 leg points AMQP_URL at another one). */
+function brokerPort(): number {
+  return Number(new URL(AMQP_URL).port) || 5672;
+}
 
 export type Side = 'server' | 'client';
 
@@ -73,8 +79,8 @@ export class TcpProxy {
     private readonly targetPort: number,
   ) {}
 
-  /** Starts listening on `port` (0: any free port). */
-  static async start(targetPort = 5672, targetHost = '127.0.0.1', port = 0): Promise<TcpProxy> {
+  /** Starts listening on `port` (0: any free port); by default in front of the tests' broker (AMQP_URL). */
+  static async start(targetPort = brokerPort(), targetHost = '127.0.0.1', port = 0): Promise<TcpProxy> {
     const proxy = new TcpProxy(targetHost, targetPort);
     proxy.listenPort = port;
     await proxy.restore();
