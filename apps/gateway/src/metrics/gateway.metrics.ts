@@ -70,6 +70,35 @@ export class GatewayMetrics {
         this.inc(rpc.stats.reconnects);
       },
     });
+    new Counter({
+      name: 'fib_gateway_broker_silent_link_drops_total',
+      help: 'Links dropped because the consumer check got no answer in time (half-open TCP, frozen node); 0 under healthy load',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.silentLinkDrops);
+      },
+    });
+    new Counter({
+      name: 'fib_gateway_rpc_resends_total',
+      help: 'Requests sent again on a new link after their link was lost before the reply',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.resends);
+      },
+    });
+    new Gauge({
+      name: 'fib_gateway_broker_node_info',
+      help: '1 for the broker node the gateway is connected to (URL without credentials)',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        this.reset();
+        const { node } = rpc.health();
+        if (node !== undefined) this.set({ node }, 1);
+      },
+    });
   }
 
   /** One finished call: its outcome and seconds since `startedAt` (performance.now()). */
