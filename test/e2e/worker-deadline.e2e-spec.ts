@@ -2,7 +2,7 @@ import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { consumerCount, deleteQueues, openBroker, uniqueQueue, waitFor } from '../support/broker';
+import { consumerCount, deleteQueues, openBroker, openReplyCollector, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { sample } from '../support/metrics';
 import { messagesLeft } from '../support/raw-amqp';
@@ -28,20 +28,10 @@ describe('worker and the request deadline header (e2e)', () => {
   let connection: ChannelModel;
   let channel: Channel;
   let replyQueue: string;
-  const replies = new Map<string, ConsumeMessage>();
+  let replies: Map<string, ConsumeMessage>;
 
   beforeAll(async () => {
-    connection = await openBroker();
-    channel = await connection.createChannel();
-    replyQueue = (await channel.assertQueue('', { exclusive: true })).queue;
-    await channel.consume(
-      replyQueue,
-      (message) => {
-        const id = message?.properties.correlationId as string | undefined;
-        if (message !== null && id !== undefined) replies.set(id, message);
-      },
-      { noAck: true },
-    );
+    ({ connection, channel, replyQueue, replies } = await openReplyCollector());
   });
 
   afterAll(async () => {

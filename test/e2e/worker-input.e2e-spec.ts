@@ -2,7 +2,15 @@ import { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RpcQueueServer } from '../../apps/fib-worker/src/rpc-queue/rpc-queue.server';
-import { consumerCount, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../support/broker';
+import {
+  consumerCount,
+  deleteQueues,
+  openBroker,
+  openReplyCollector,
+  sleep,
+  uniqueQueue,
+  waitFor,
+} from '../support/broker';
 import { startWorker } from '../support/apps';
 import { messagesLeft, publishRaw, RawMessage } from '../support/raw-amqp';
 
@@ -13,25 +21,13 @@ describe('worker against odd messages (e2e)', () => {
   let connection: ChannelModel;
   let channel: Channel;
   let replyQueue: string;
-  const replies = new Map<string, ConsumeMessage>();
-  const anonymous: ConsumeMessage[] = [];
+  let replies: Map<string, ConsumeMessage>;
+  let anonymous: ConsumeMessage[];
   let workerClosed = false;
 
   beforeAll(async () => {
     worker = await startWorker(queue);
-    connection = await openBroker();
-    channel = await connection.createChannel();
-    replyQueue = (await channel.assertQueue('', { exclusive: true })).queue;
-    await channel.consume(
-      replyQueue,
-      (message) => {
-        if (message === null) return;
-        const id = message.properties.correlationId as string | undefined;
-        if (id === undefined) anonymous.push(message);
-        else replies.set(id, message);
-      },
-      { noAck: true },
-    );
+    ({ connection, channel, replyQueue, replies, anonymous } = await openReplyCollector());
   });
 
   afterAll(async () => {
@@ -145,20 +141,10 @@ describe('worker against property bytes that are not UTF-8 (e2e)', () => {
   let connection: ChannelModel;
   let channel: Channel;
   let replyQueue: string;
-  const replies = new Map<string, ConsumeMessage>();
+  let replies: Map<string, ConsumeMessage>;
 
   beforeAll(async () => {
-    connection = await openBroker();
-    channel = await connection.createChannel();
-    replyQueue = (await channel.assertQueue('', { exclusive: true })).queue;
-    await channel.consume(
-      replyQueue,
-      (message) => {
-        const id = message?.properties.correlationId as string | undefined;
-        if (message !== null && id !== undefined) replies.set(id, message);
-      },
-      { noAck: true },
-    );
+    ({ connection, channel, replyQueue, replies } = await openReplyCollector());
   });
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { ChannelModel, connect } from 'amqplib';
+import { Channel, ChannelModel, connect, ConsumeMessage } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 
 /** The shared local broker (CI's too). */
@@ -70,4 +70,32 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** A raw caller's side: a connection with an exclusive reply queue, replies kept by correlation id. */
+export interface ReplyCollector {
+  connection: ChannelModel;
+  channel: Channel;
+  replyQueue: string;
+  replies: Map<string, ConsumeMessage>;
+  /** Replies that came without a correlation id. */
+  anonymous: ConsumeMessage[];
+}
+
+export async function openReplyCollector(): Promise<ReplyCollector> {
+  const connection = await openBroker();
+  const channel = await connection.createChannel();
+  const replyQueue = (await channel.assertQueue('', { exclusive: true })).queue;
+  const collector: ReplyCollector = { connection, channel, replyQueue, replies: new Map(), anonymous: [] };
+  await channel.consume(
+    replyQueue,
+    (message) => {
+      if (message === null) return;
+      const id = message.properties.correlationId as string | undefined;
+      if (id === undefined) collector.anonymous.push(message);
+      else collector.replies.set(id, message);
+    },
+    { noAck: true },
+  );
+  return collector;
 }
