@@ -113,7 +113,6 @@ describe('per-app broker users with least privilege (fault: shared broker, own v
     const health = who === 'worker' ? pair.workerHealth : `${pair.gatewayUrl}/health`;
     if (provoke) {
       // A missing write permission shows only when something is published: send calls until the broker refuses one.
-      await pair.worker.waitForOutput(/consuming rpc_queue on /, 20_000);
       await waitFor(
         async () => {
           await httpGet(`${pair.gatewayUrl}/fib/30`);
