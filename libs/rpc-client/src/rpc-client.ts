@@ -454,9 +454,19 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
 /** One clear line for a broker that refuses this client's set-up, naming the permission it lacks. */
 function explainRefusal(error: unknown): string | undefined {
-  const text = describeError(error);
+  // The server-named queue differs at every attempt: without its name, a refusal that repeats is one cause (logged once).
+  const text = describeError(error).replace(/amq\.gen-[A-Za-z0-9_-]+/g, 'amq.gen-…');
   if (!/ACCESS_REFUSED|403/.test(text)) return undefined;
-  return `access refused (${text}): the gateway's broker user needs configure and read on its server-named reply queues (^amq\\.gen-.*$) and write on the default exchange (^amq\\.default$)`;
+  // RabbitMQ's 403 text names the resource, not the permission: the refused method tells which.
+  const lacks = /QueueDeclare/.test(text)
+    ? 'configure on its server-named reply queue'
+    : /BasicConsume/.test(text)
+      ? 'read on its server-named reply queue'
+      : /exchange 'amq\.default'/.test(text)
+        ? 'write on the default exchange (to publish requests)'
+        : undefined;
+  const needed = "configure '^amq\\.gen-.*$' write '^amq\\.default$' read '^amq\\.gen-.*$'";
+  return `access refused (${text}): ${lacks === undefined ? '' : `the gateway's broker user lacks ${lacks}; `}its permissions should be ${needed}`;
 }
 
 function checkInteger(queue: string, option: string, value: number, min: number, max: number): void {

@@ -65,10 +65,94 @@ export function connectAmqp(url: string, settings: AmqpConnectSettings): Promise
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        const failure = error instanceof Error ? error : new Error(String(error));
+        reject(endpoint.protocol === 'amqps' ? explainTlsFailure(failure, tls) : failure);
       },
     );
   });
+}
+
+/**
+ * A TLS handshake that failed, said in one line with the setting to look at.
+ * `code` is Node's or OpenSSL's (e.g. SELF_SIGNED_CERT_IN_CHAIN,
+ * ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED); `cause` the original error.
+ */
+export class TlsHandshakeError extends Error {
+  override readonly name = 'TlsHandshakeError';
+
+  constructor(
+    message: string,
+    readonly code: string,
+    cause: Error,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** Node's codes for a server certificate that does not chain to a trusted CA. */
+const SERVER_NOT_TRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+/** OpenSSL alerts a broker sends when it rejects the client certificate it was given. */
+const CLIENT_CERT_REFUSED = new Set([
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+  'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+]);
+
+/**
+ * OpenSSL's text ("80FC…:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1
+ * alert unknown ca:../deps/openssl/…:1601:SSL alert number 48\n") as one
+ * line that says what failed and which setting to check. Errors that are
+ * not TLS failures pass unchanged.
+ */
+function explainTlsFailure(error: Error, tls: { ca?: Buffer; cert?: Buffer }): Error {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  const given = (error as { reason?: unknown }).reason;
+  const reason = `${typeof given === 'string' && given !== '' ? given : error.message.split('\n')[0].trim()}, ${code}`;
+  const explain = (text: string): TlsHandshakeError => new TlsHandshakeError(`TLS: ${text}`, code, error);
+  if (SERVER_NOT_TRUSTED.has(code)) {
+    const hint =
+      tls.ca === undefined ? 'give its CA in AMQP_CA_FILE' : 'AMQP_CA_FILE does not hold the CA that signed it';
+    return explain(`the broker's certificate is not trusted (${reason}): ${hint}`);
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return explain(`the broker's certificate is not valid now (${reason})`);
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return explain(
+      `the broker's certificate does not name the host of the URL (${reason}): connect by a name it lists`,
+    );
+  }
+  if (
+    code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' ||
+    (code.startsWith('ERR_SSL_') && tls.cert === undefined && /handshake failure/i.test(reason))
+  ) {
+    return explain(`the broker requires a client certificate (${reason}): set AMQP_CERT_FILE and AMQP_KEY_FILE`);
+  }
+  if (CLIENT_CERT_REFUSED.has(code)) {
+    const hint =
+      tls.cert === undefined
+        ? 'it may require a client certificate (AMQP_CERT_FILE, AMQP_KEY_FILE)'
+        : 'the certificate of AMQP_CERT_FILE must be signed by a CA the broker trusts';
+    return explain(`the broker refused the TLS handshake (${reason}): ${hint}`);
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
+    return explain(`handshake failed (${reason})`);
+  }
+  return error;
 }
 
 /**

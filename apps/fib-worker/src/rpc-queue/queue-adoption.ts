@@ -60,7 +60,7 @@ export function explainQueueRefusal(error: unknown, queue: string, type: RpcQueu
   const text = describeError(error);
   const code = codeOf(error);
   if (code === ACCESS_REFUSED || /ACCESS_REFUSED|access to .* refused/i.test(text)) {
-    return `access refused on ${queue} (${text}): this broker user needs configure (to declare), write and read permissions on it`;
+    return `access refused on ${queue} (${text}): ${missingWorkerPermission(text, queue)}`;
   }
   if (/transient_nonexcl_queues/.test(text)) {
     return `the broker refuses to declare ${queue} as RPC_QUEUE_TYPE=${type} (${text}): set RPC_QUEUE_TYPE=quorum or classic, or declare the queue beforehand`;
@@ -69,6 +69,23 @@ export function explainQueueRefusal(error: unknown, queue: string, type: RpcQueu
     return `the broker refused ${queue} with RPC_QUEUE_TYPE=${type} (${text})`;
   }
   return undefined;
+}
+
+/**
+ * Which permission the refused step needed (RabbitMQ's 403 text names the resource, not the permission),
+ * and the whole set the worker's user needs (README "Security").
+ */
+function missingWorkerPermission(text: string, queue: string): string {
+  const own = `^${queue.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+  const needed = `configure '${own}' write '^amq\\.default$' read '${own}'`;
+  const lacks = /QueueDeclare/.test(text)
+    ? `configure on ${queue} (needed to declare it while it does not exist)`
+    : /BasicConsume/.test(text)
+      ? `read on ${queue} (needed to consume it)`
+      : /exchange 'amq\.default'/.test(text)
+        ? 'write on the default exchange (needed to publish replies)'
+        : undefined;
+  return `${lacks === undefined ? '' : `the worker's broker user lacks ${lacks}; `}its permissions should be ${needed}`;
 }
 
 function codeOf(error: unknown): number | undefined {
