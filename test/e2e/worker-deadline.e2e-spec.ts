@@ -2,7 +2,7 @@ import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { consumerCount, deleteQueues, openBroker, openReplyCollector, uniqueQueue, waitFor } from '../support/broker';
+import { consumerCount, deleteQueues, openReplyCollector, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { sample } from '../support/metrics';
 import { messagesLeft } from '../support/raw-amqp';

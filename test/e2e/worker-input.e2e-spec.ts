@@ -2,15 +2,7 @@ import { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RpcQueueServer } from '../../apps/fib-worker/src/rpc-queue/rpc-queue.server';
-import {
-  consumerCount,
-  deleteQueues,
-  openBroker,
-  openReplyCollector,
-  sleep,
-  uniqueQueue,
-  waitFor,
-} from '../support/broker';
+import { consumerCount, deleteQueues, openReplyCollector, sleep, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
 import { messagesLeft, publishRaw, RawMessage } from '../support/raw-amqp';
 
