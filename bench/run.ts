@@ -255,6 +255,10 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
   };
 }
 
+/** Calls per run in the queue-types and golevelup groups (fewer than section 1's: quorum at c=1 is slow on a busy disk). */
+const GROUP_C1_CALLS = 1000;
+const GROUP_C100_CALLS = 20_000;
+
 const rateOf = (runs: RpcFigures[]): number => median(runs.map((r) => r.callsPerSec));
 const p50Of = (runs: RpcFigures[]): number => median(runs.map((r) => r.p50));
 
@@ -297,8 +301,8 @@ async function benchQueueTypes(): Promise<{ lines: string[]; c1: Series; c100: S
   for (const [, call, pid] of variants) await rpcRun(call, pid, 100, 5000); // warm-up
   for (let rep = 0; rep < REPS; rep++) {
     for (const [name, call, pid] of variants) {
-      (c1[name] ??= []).push(await rpcRun(call, pid, 1, 2000));
-      (c100[name] ??= []).push(await rpcRun(call, pid, 100, 30_000));
+      (c1[name] ??= []).push(await rpcRun(call, pid, 1, GROUP_C1_CALLS));
+      (c100[name] ??= []).push(await rpcRun(call, pid, 100, GROUP_C100_CALLS));
     }
   }
   for (const p of pairs) {
@@ -309,7 +313,7 @@ async function benchQueueTypes(): Promise<{ lines: string[]; c1: Series; c100: S
     await deleteQueues(p.queue, p.baseQueue);
   }
   const lines = [
-    '### 2. Request queue types: fib(30), each pair on a request queue of that type',
+    `### 2. Request queue types: fib(30), each pair on a request queue of that type; ${fmt(GROUP_C1_CALLS)} calls a run at c=1, ${fmt(GROUP_C100_CALLS)} at c=100`,
     '',
     'Baseline = the tutorial-style client and server (`bench/baseline/`); ours = RpcClient (callback queue) + fib-worker. ' +
       'Each queue is declared by the bench before its server starts: quorum `{durable: true, arguments: {x-queue-type: quorum}}`, ' +
@@ -382,8 +386,8 @@ async function benchGolevelup(): Promise<string[]> {
   for (const [, call, pid] of variants) await rpcRun(call, pid, 100, 5000); // warm-up
   for (let rep = 0; rep < REPS; rep++) {
     for (const [name, call, pid] of variants) {
-      (c1[name] ??= []).push(await rpcRun(call, pid, 1, 2000));
-      (c100[name] ??= []).push(await rpcRun(call, pid, 100, 30_000));
+      (c1[name] ??= []).push(await rpcRun(call, pid, 1, GROUP_C1_CALLS));
+      (c100[name] ??= []).push(await rpcRun(call, pid, 100, GROUP_C100_CALLS));
     }
   }
   await Promise.all([ours.close(), toGl.close()]);
@@ -394,11 +398,11 @@ async function benchGolevelup(): Promise<string[]> {
   const baseline = variants[0][0];
   return [
     ...rpcTable(
-      `3. Worker on @golevelup/nestjs-rabbitmq 9.0.2 (bench/golevelup-worker), concurrency 100: fib(30), ${DEFAULT_QUEUE_TYPE} request queues, baseline = our worker`,
+      `3. Worker on @golevelup/nestjs-rabbitmq 9.0.2 (bench/golevelup-worker), concurrency 100: fib(30), ${DEFAULT_QUEUE_TYPE} request queues, ${fmt(GROUP_C100_CALLS)} calls a run, baseline = our worker`,
       c100,
       baseline,
     ),
-    ...rpcTable(`3. The same, concurrency 1`, c1, baseline),
+    ...rpcTable(`3. The same, concurrency 1, ${fmt(GROUP_C1_CALLS)} calls a run`, c1, baseline),
   ];
 }
 
