@@ -186,19 +186,28 @@ const spread = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), dig
 
 type Series = Record<string, RpcFigures[]>;
 
+/**
+ * Per-repetition ratios of `pick` between two series run side by side in each
+ * repetition: on a shared, drifting machine they say more than a ratio of medians.
+ */
+function paired(runs: RpcFigures[], base: RpcFigures[], pick: (r: RpcFigures) => number): string {
+  const ratios = runs.map((r, i) => pick(r) / pick(base[i]));
+  return `${median(ratios).toFixed(2)} (${spread(ratios, 2)})`;
+}
+
 function rpcTable(title: string, series: Series, baseline: string): string[] {
   const base = series[baseline];
   const lines = [
     `### ${title}`,
     '',
-    '| variant | calls/s (median, min–max) | × baseline | p50 ms | × baseline | p99 ms | CPU µs/call client / server / broker |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| variant | calls/s (median, min–max) | × baseline | × baseline, per rep (median, min–max) | p50 ms | × baseline | p99 ms | CPU µs/call client / server / broker |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, runs] of Object.entries(series)) {
     const rate = runs.map((r) => r.callsPerSec);
     const p50 = median(runs.map((r) => r.p50));
     lines.push(
-      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / median(base.map((r) => r.callsPerSec))).toFixed(2)} | ${p50.toFixed(3)} | ${(p50 / median(base.map((r) => r.p50))).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${[
+      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / median(base.map((r) => r.callsPerSec))).toFixed(2)} | ${paired(runs, base, (r) => r.callsPerSec)} | ${p50.toFixed(3)} | ${(p50 / median(base.map((r) => r.p50))).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${[
         median(runs.map((r) => r.cpuClient)),
         median(runs.map((r) => r.cpuServer)),
         median(runs.map((r) => r.cpuBroker)),
@@ -259,8 +268,8 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
 const GROUP_C1_CALLS = 1000;
 const GROUP_C100_CALLS = 20_000;
 
-const rateOf = (runs: RpcFigures[]): number => median(runs.map((r) => r.callsPerSec));
-const p50Of = (runs: RpcFigures[]): number => median(runs.map((r) => r.p50));
+const callRate = (r: RpcFigures): number => r.callsPerSec;
+const p50Latency = (r: RpcFigures): number => r.p50;
 
 /**
  * What each request queue type costs: for quorum, classic and transient
@@ -319,7 +328,7 @@ async function benchQueueTypes(): Promise<{ lines: string[]; c1: Series; c100: S
       'Each queue is declared by the bench before its server starts: quorum `{durable: true, arguments: {x-queue-type: quorum}}`, ' +
       'classic `{durable: true}`, transient `{durable: false}`. Requests are not persistent (neither client sets `deliveryMode`).',
     '',
-    '| queue type | variant | c=100 calls/s (median, min–max) | × same-type baseline | × classic, same variant | c=1 p50 ms (median, min–max) | × same-type baseline | × classic, same variant | c=100 p99 ms | CPU µs/call at c=100 client / server / broker |',
+    '| queue type | variant | c=100 calls/s (median, min–max) | × same-type baseline, per rep (median, min–max) | × classic, same variant, per rep | c=1 p50 ms (median, min–max) | × same-type baseline, per rep | × classic, same variant, per rep | c=100 p99 ms | CPU µs/call at c=100 client / server / broker |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const type of QUEUE_TYPES) {
@@ -330,7 +339,7 @@ async function benchQueueTypes(): Promise<{ lines: string[]; c1: Series; c100: S
       const rate = c100[name].map((r) => r.callsPerSec);
       const p50 = c1[name].map((r) => r.p50);
       lines.push(
-        `| ${type} | ${variant} | ${fmt(median(rate))} (${spread(rate)}) | ${(rateOf(c100[name]) / rateOf(c100[base])).toFixed(2)} | ${(rateOf(c100[name]) / rateOf(c100[classic])).toFixed(2)} | ${median(p50).toFixed(3)} (${spread(p50, 3)}) | ${(p50Of(c1[name]) / p50Of(c1[base])).toFixed(2)} | ${(p50Of(c1[name]) / p50Of(c1[classic])).toFixed(2)} | ${median(c100[name].map((r) => r.p99)).toFixed(2)} | ${[
+        `| ${type} | ${variant} | ${fmt(median(rate))} (${spread(rate)}) | ${paired(c100[name], c100[base], callRate)} | ${paired(c100[name], c100[classic], callRate)} | ${median(p50).toFixed(3)} (${spread(p50, 3)}) | ${paired(c1[name], c1[base], p50Latency)} | ${paired(c1[name], c1[classic], p50Latency)} | ${median(c100[name].map((r) => r.p99)).toFixed(2)} | ${[
           median(c100[name].map((r) => r.cpuClient)),
           median(c100[name].map((r) => r.cpuServer)),
           median(c100[name].map((r) => r.cpuBroker)),
