@@ -63,9 +63,32 @@ function check(ok: boolean, what: string): void {
   }
 }
 
-const brokerPid = execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
+/**
+ * The broker process listening on AMQP_URL's port (other RabbitMQ nodes may run on this machine,
+ * so the first beam.smp is not necessarily ours); the first beam.smp if `ss` cannot tell.
+ */
+function findBrokerPid(): string {
+  const port = new URL(AMQP_URL).port || '5672';
+  let listening = '';
+  try {
+    listening = execSync(`ss -ltnpH 'sport = :${port}'`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch (error) {
+    process.stderr.write(`ss failed (${String(error)}); taking the first beam.smp as the broker\n`);
+  }
+  const pid = /"beam\.smp",pid=(\d+)/.exec(listening)?.[1];
+  return pid ?? execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
+}
+const brokerPid = findBrokerPid();
+
+/** CPU time of a process in ms; NaN once it has gone. */
 function cpuMs(pid: number | string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
+  const fields = stat.split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
