@@ -23,7 +23,10 @@
  * Lifecycle glue (GOLEVELUP_GLUE=1): cancel the consumers before the
  * connection closes, through AmqpConnection's public consumerTags and
  * cancelConsumer (golevelup #889: its close() cancels only consumers made
- * through amqp-connection-manager's wrapper, and its own are not).
+ * through amqp-connection-manager's wrapper, and its own are not). Not
+ * sufficient: probe.ts still saw requests answered but not acked once in
+ * six runs with it. Nothing here handles a broker-side consumer cancel or a
+ * broker down at start (probe.ts shows both).
  *
  * Environment: AMQP_URL, RPC_QUEUE, WORKER_PREFETCH (default 100),
  * FIB_MAX_N, GOLEVELUP_WAIT=false (connectionInitOptions.wait),
