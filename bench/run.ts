@@ -4,9 +4,13 @@
  * ratios to a baseline measured alongside. Every answer is checked; a wrong
  * one makes the run invalid (exit 1). Writes bench/results/latest.md too.
  *
- * BENCH_REPS (default 5) sets the repetitions.
+ * BENCH_REPS (default 5) sets the repetitions. BENCH_ONLY picks row groups,
+ * comma-separated: rpc, queue-types, golevelup, gateway, compute, replicas
+ * (default: all). Every request queue is declared here before its servers
+ * start, with RPC_QUEUE_DECLARATIONS: our worker adopts it as it is and the
+ * baseline server declares the same type (an identical declaration).
  */
-import { encodeFibRequest } from '@app/contracts';
+import { encodeFibRequest, RPC_QUEUE_DECLARATIONS, RpcQueueType } from '@app/contracts';
 import { fib } from '@app/fib';
 import { RpcClient } from '@app/rpc-client';
 import { CONFIG_DEFAULTS } from '@app/runtime';
@@ -16,8 +20,8 @@ import { ChildProcess, execSync, spawn } from 'node:child_process';
 import { AddressInfo, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { AMQP_URL, consumerCount, deleteQueues, sleep, uniqueQueue, waitFor } from '../test/support/broker';
+import { join, resolve } from 'node:path';
+import { AMQP_URL, consumerCount, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -29,6 +33,22 @@ const { BaselineClient } = require('./baseline/rpc-client.js') as {
 
 const ROOT = join(__dirname, '..');
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+const GROUPS = ['rpc', 'queue-types', 'golevelup', 'gateway', 'compute', 'replicas'] as const;
+type Group = (typeof GROUPS)[number];
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? GROUPS.join(','))
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== ''),
+);
+for (const name of ONLY) {
+  if (!(GROUPS as readonly string[]).includes(name))
+    throw new Error(`BENCH_ONLY: unknown group ${name}; one of ${GROUPS.join(', ')}`);
+}
+const runs = (group: Group): boolean => ONLY.has(group);
+/** Type of the request queues in every group but "queue-types": the default RPC_QUEUE_TYPE, as today's tutorial declares it. */
+const DEFAULT_QUEUE_TYPE: RpcQueueType = 'quorum';
+const QUEUE_TYPES: readonly RpcQueueType[] = ['quorum', 'classic', 'transient'];
 const PREFETCH = Number(process.env.WORKER_PREFETCH ?? CONFIG_DEFAULTS.workerPrefetch);
 const V30 = '832040';
 // The apps log at warn here: at info every request adds a JSON line on each side (its cost is its own row).
@@ -43,9 +63,32 @@ function check(ok: boolean, what: string): void {
   }
 }
 
-const brokerPid = execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
+/**
+ * The broker process listening on AMQP_URL's port (other RabbitMQ nodes may run on this machine,
+ * so the first beam.smp is not necessarily ours); the first beam.smp if `ss` cannot tell.
+ */
+function findBrokerPid(): string {
+  const port = new URL(AMQP_URL).port || '5672';
+  let listening = '';
+  try {
+    listening = execSync(`ss -ltnpH 'sport = :${port}'`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch (error) {
+    process.stderr.write(`ss failed (${String(error)}); taking the first beam.smp as the broker\n`);
+  }
+  const pid = /"beam\.smp",pid=(\d+)/.exec(listening)?.[1];
+  return pid ?? execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
+}
+const brokerPid = findBrokerPid();
+
+/** CPU time of a process in ms; NaN once it has gone. */
 function cpuMs(pid: number | string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
+  const fields = stat.split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -105,6 +148,27 @@ async function rpcRun(
   };
 }
 
+/** Declares a request queue as RPC_QUEUE_TYPE=`type` would (no-op if it exists with the same arguments). */
+async function declareQueue(queue: string, type: RpcQueueType): Promise<void> {
+  const connection = await openBroker();
+  try {
+    const channel = await connection.createChannel();
+    await channel.assertQueue(queue, RPC_QUEUE_DECLARATIONS[type]);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The tutorial-style server on `queue`, declaring it as `type`. */
+async function startBaselineServer(queue: string, type: RpcQueueType): Promise<ChildProcess> {
+  const { child } = await startProcess([join(ROOT, 'bench/baseline/rpc-server.js')], {
+    RPC_QUEUE: queue,
+    RPC_QUEUE_TYPE: type,
+    PREFETCH: String(PREFETCH),
+  });
+  return child;
+}
+
 /** Starts a helper process and resolves once it prints its ready line, with that output. */
 function startProcess(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
   const child = spawn(process.execPath, args, {
@@ -121,11 +185,17 @@ function startProcess(args: string[], env: Record<string, string>): Promise<{ ch
   });
 }
 
-async function startWorker(queue: string, prefetch = PREFETCH, logLevel = APP_LOG_LEVEL): Promise<AppProcess> {
+async function startWorker(
+  queue: string,
+  prefetch = PREFETCH,
+  logLevel = APP_LOG_LEVEL,
+  type: RpcQueueType = DEFAULT_QUEUE_TYPE,
+): Promise<AppProcess> {
+  await declareQueue(queue, type);
   // Log lines go to /dev/null, as to a collector in production: piping them here would load this process.
   const worker = new AppProcess(
     'fib-worker',
-    { AMQP_URL, RPC_QUEUE: queue, WORKER_PREFETCH: String(prefetch), LOG_LEVEL: logLevel },
+    { AMQP_URL, RPC_QUEUE: queue, RPC_QUEUE_TYPE: type, WORKER_PREFETCH: String(prefetch), LOG_LEVEL: logLevel },
     [],
     { stdout: 'ignore' },
   );
@@ -139,19 +209,28 @@ const spread = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), dig
 
 type Series = Record<string, RpcFigures[]>;
 
+/**
+ * Per-repetition ratios of `pick` between two series run side by side in each
+ * repetition: on a shared, drifting machine they say more than a ratio of medians.
+ */
+function paired(runs: RpcFigures[], base: RpcFigures[], pick: (r: RpcFigures) => number): string {
+  const ratios = runs.map((r, i) => pick(r) / pick(base[i]));
+  return `${median(ratios).toFixed(2)} (${spread(ratios, 2)})`;
+}
+
 function rpcTable(title: string, series: Series, baseline: string): string[] {
   const base = series[baseline];
   const lines = [
     `### ${title}`,
     '',
-    '| variant | calls/s (median, min–max) | × baseline | p50 ms | × baseline | p99 ms | CPU µs/call client / server / broker |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| variant | calls/s (median, min–max) | × baseline | × baseline, per rep (median, min–max) | p50 ms | × baseline | p99 ms | CPU µs/call client / server / broker |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, runs] of Object.entries(series)) {
     const rate = runs.map((r) => r.callsPerSec);
     const p50 = median(runs.map((r) => r.p50));
     lines.push(
-      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / median(base.map((r) => r.callsPerSec))).toFixed(2)} | ${p50.toFixed(3)} | ${(p50 / median(base.map((r) => r.p50))).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${[
+      `| ${name} | ${fmt(median(rate))} (${spread(rate)}) | ${(median(rate) / median(base.map((r) => r.callsPerSec))).toFixed(2)} | ${paired(runs, base, (r) => r.callsPerSec)} | ${p50.toFixed(3)} | ${(p50 / median(base.map((r) => r.p50))).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${[
         median(runs.map((r) => r.cpuClient)),
         median(runs.map((r) => r.cpuServer)),
         median(runs.map((r) => r.cpuBroker)),
@@ -167,10 +246,8 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
   const queue = uniqueQueue('bench-ours');
   const baseQueue = uniqueQueue('bench-base');
   const worker = await startWorker(queue);
-  const { child: baseServer } = await startProcess([join(ROOT, 'bench/baseline/rpc-server.js')], {
-    RPC_QUEUE: baseQueue,
-    PREFETCH: String(PREFETCH),
-  });
+  await declareQueue(baseQueue, DEFAULT_QUEUE_TYPE);
+  const baseServer = await startBaselineServer(baseQueue, DEFAULT_QUEUE_TYPE);
   const baseClient = await BaselineClient.open(AMQP_URL, baseQueue);
   const ours = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue' });
   const oursDirect = new RpcClient({ url: AMQP_URL, queue, replyMode: 'direct' });
@@ -198,12 +275,167 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
   const baseline = variants[0][0];
   return {
     lines: [
-      ...rpcTable('1. RPC, concurrency 1 (latency): fib(30)', c1, baseline),
-      ...rpcTable('1. RPC, concurrency 100 (throughput): fib(30)', c100, baseline),
+      ...rpcTable(`1. RPC, concurrency 1 (latency): fib(30), ${DEFAULT_QUEUE_TYPE} request queues`, c1, baseline),
+      ...rpcTable(
+        `1. RPC, concurrency 100 (throughput): fib(30), ${DEFAULT_QUEUE_TYPE} request queues`,
+        c100,
+        baseline,
+      ),
     ],
     c1,
     c100,
   };
+}
+
+/** Calls per run in the queue-types and golevelup groups (fewer than section 1's: quorum at c=1 is slow on a busy disk). */
+const GROUP_C1_CALLS = 1000;
+const GROUP_C100_CALLS = 20_000;
+
+const callRate = (r: RpcFigures): number => r.callsPerSec;
+const p50Latency = (r: RpcFigures): number => r.p50;
+
+/**
+ * What each request queue type costs: for quorum, classic and transient
+ * queues, the baseline pair and ours on a queue of that type each, all six
+ * interleaved; ratios against the same-type baseline and against classic.
+ */
+async function benchQueueTypes(): Promise<{ lines: string[]; c1: Series; c100: Series }> {
+  interface Pair {
+    type: RpcQueueType;
+    queue: string;
+    baseQueue: string;
+    worker: AppProcess;
+    baseServer: ChildProcess;
+    baseClient: { call(n: number): Promise<string>; close(): Promise<void> };
+    ours: RpcClient;
+  }
+  const pairs: Pair[] = [];
+  for (const type of QUEUE_TYPES) {
+    const queue = uniqueQueue(`bench-${type}-ours`);
+    const baseQueue = uniqueQueue(`bench-${type}-base`);
+    await declareQueue(baseQueue, type);
+    const worker = await startWorker(queue, PREFETCH, APP_LOG_LEVEL, type);
+    const baseServer = await startBaselineServer(baseQueue, type);
+    const baseClient = await BaselineClient.open(AMQP_URL, baseQueue);
+    const ours = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue' });
+    await ours.connect();
+    pairs.push({ type, queue, baseQueue, worker, baseServer, baseClient, ours });
+  }
+  const body = encodeFibRequest(30);
+  const variants: [string, () => Promise<string>, number][] = pairs.flatMap(
+    (p): [string, () => Promise<string>, number][] => [
+      [`${p.type}: baseline`, () => p.baseClient.call(30), p.baseServer.pid as number],
+      [`${p.type}: ours`, () => p.ours.call(body), p.worker.pid],
+    ],
+  );
+  const c1: Series = {};
+  const c100: Series = {};
+  for (const [, call, pid] of variants) await rpcRun(call, pid, 100, 5000); // warm-up
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [name, call, pid] of variants) {
+      (c1[name] ??= []).push(await rpcRun(call, pid, 1, GROUP_C1_CALLS));
+      (c100[name] ??= []).push(await rpcRun(call, pid, 100, GROUP_C100_CALLS));
+    }
+  }
+  for (const p of pairs) {
+    await Promise.all([p.ours.close(), p.baseClient.close()]);
+    p.baseServer.kill('SIGTERM');
+    p.worker.signal('SIGTERM');
+    await p.worker.exited;
+    await deleteQueues(p.queue, p.baseQueue);
+  }
+  const lines = [
+    `### 2. Request queue types: fib(30), each pair on a request queue of that type; ${fmt(GROUP_C1_CALLS)} calls a run at c=1, ${fmt(GROUP_C100_CALLS)} at c=100`,
+    '',
+    'Baseline = the tutorial-style client and server (`bench/baseline/`); ours = RpcClient (callback queue) + fib-worker. ' +
+      'Each queue is declared by the bench before its server starts: quorum `{durable: true, arguments: {x-queue-type: quorum}}`, ' +
+      'classic `{durable: true}`, transient `{durable: false}`. Requests are not persistent (neither client sets `deliveryMode`).',
+    '',
+    '| queue type | variant | c=100 calls/s (median, min–max) | × same-type baseline, per rep (median, min–max) | × classic, same variant, per rep | c=1 p50 ms (median, min–max) | × same-type baseline, per rep | × classic, same variant, per rep | c=100 p99 ms | CPU µs/call at c=100 client / server / broker |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const type of QUEUE_TYPES) {
+    for (const variant of ['baseline', 'ours']) {
+      const name = `${type}: ${variant}`;
+      const base = `${type}: baseline`;
+      const classic = `classic: ${variant}`;
+      const rate = c100[name].map((r) => r.callsPerSec);
+      const p50 = c1[name].map((r) => r.p50);
+      lines.push(
+        `| ${type} | ${variant} | ${fmt(median(rate))} (${spread(rate)}) | ${paired(c100[name], c100[base], callRate)} | ${paired(c100[name], c100[classic], callRate)} | ${median(p50).toFixed(3)} (${spread(p50, 3)}) | ${paired(c1[name], c1[base], p50Latency)} | ${paired(c1[name], c1[classic], p50Latency)} | ${median(c100[name].map((r) => r.p99)).toFixed(2)} | ${[
+          median(c100[name].map((r) => r.cpuClient)),
+          median(c100[name].map((r) => r.cpuServer)),
+          median(c100[name].map((r) => r.cpuBroker)),
+        ]
+          .map((x) => x.toFixed(1))
+          .join(' / ')} |`,
+      );
+    }
+  }
+  return { lines: [...lines, ''], c1, c100 };
+}
+
+/**
+ * Issue 9, item 8: the same fib worker on @golevelup/nestjs-rabbitmq 9.0.2
+ * (bench/golevelup-worker) against ours, same client, same queue type,
+ * interleaved.
+ */
+async function benchGolevelup(): Promise<string[]> {
+  const queue = uniqueQueue('bench-gl-ours');
+  const glQueue = uniqueQueue('bench-gl-golevelup');
+  const worker = await startWorker(queue);
+  await declareQueue(glQueue, DEFAULT_QUEUE_TYPE);
+  const glWorker = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      join(ROOT, 'bench/golevelup-worker/main.ts'),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, AMQP_URL, RPC_QUEUE: glQueue, WORKER_PREFETCH: String(PREFETCH), LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  await waitFor(
+    async () => (await consumerCount(glQueue)) > 0 || glWorker.exitCode !== null,
+    60_000,
+    'the golevelup worker to consume',
+  );
+  const ours = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue' });
+  const toGl = new RpcClient({ url: AMQP_URL, queue: glQueue, replyMode: 'queue' });
+  await Promise.all([ours.connect(), toGl.connect()]);
+  const body = encodeFibRequest(30);
+  const variants: [string, () => Promise<string>, number][] = [
+    ['ours: RpcClient (callback queue) + fib-worker', () => ours.call(body), worker.pid],
+    ['RpcClient (callback queue) + golevelup 9.0.2 worker', () => toGl.call(body), glWorker.pid as number],
+  ];
+  const c1: Series = {};
+  const c100: Series = {};
+  for (const [, call, pid] of variants) await rpcRun(call, pid, 100, 5000); // warm-up
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [name, call, pid] of variants) {
+      (c1[name] ??= []).push(await rpcRun(call, pid, 1, GROUP_C1_CALLS));
+      (c100[name] ??= []).push(await rpcRun(call, pid, 100, GROUP_C100_CALLS));
+    }
+  }
+  await Promise.all([ours.close(), toGl.close()]);
+  glWorker.kill('SIGTERM');
+  worker.signal('SIGTERM');
+  await Promise.all([worker.exited, new Promise((resolve) => glWorker.once('exit', resolve))]);
+  await deleteQueues(queue, glQueue);
+  const baseline = variants[0][0];
+  return [
+    ...rpcTable(
+      `3. Worker on @golevelup/nestjs-rabbitmq 9.0.2 (bench/golevelup-worker), concurrency 100: fib(30), ${DEFAULT_QUEUE_TYPE} request queues, ${fmt(GROUP_C100_CALLS)} calls a run, baseline = our worker`,
+      c100,
+      baseline,
+    ),
+    ...rpcTable(`3. The same, concurrency 1, ${fmt(GROUP_C1_CALLS)} calls a run`, c1, baseline),
+  ];
 }
 
 interface HttpFigures {
@@ -284,7 +516,7 @@ async function benchGateway(rpcBaselineRate: number): Promise<{ lines: string[];
   ceiling.kill('SIGTERM');
   await Promise.all([quiet.stop(), logged.stop()]);
   const lines = [
-    '### 2. Gateway end to end: autocannon, 100 connections, 5 s, GET /fib/30',
+    '### 4. Gateway end to end: autocannon, 100 connections, 5 s, GET /fib/30',
     '',
     '| variant | req/s (median, min–max) | × RPC baseline (c=100) | p50 ms | p99 ms |',
     '| --- | --- | --- | --- | --- |',
@@ -304,7 +536,7 @@ async function benchCompute(): Promise<{ lines: string[]; fib1e5: number }> {
   const client = new RpcClient({ url: AMQP_URL, queue, timeoutMs: 30_000 });
   await client.connect();
   const lines = [
-    '### 3. Compute: fib(n) exact, with its decimal string',
+    '### 5. Compute: fib(n) exact, with its decimal string',
     '',
     '| n | digits | in-process ms (median of 30) | over RPC, sequential ms (median of 30) |',
     '| --- | --- | --- | --- |',
@@ -370,7 +602,7 @@ async function benchReplicas(): Promise<string[]> {
   await first.exited;
   await deleteQueues(queue);
   return [
-    `### 4. Replicas: fib(${fmt(n)}) over RPC, 32 calls in flight, 400 calls a run`,
+    `### 6. Replicas: fib(${fmt(n)}) over RPC, 32 calls in flight, 400 calls a run`,
     '',
     '| workers | calls/s (median, min–max) | × one worker |',
     '| --- | --- | --- |',
@@ -380,6 +612,8 @@ async function benchReplicas(): Promise<string[]> {
   ];
 }
 
+type Target = [name: string, value: number, ok: (x: number) => boolean, show: (x: number) => string];
+
 async function main(): Promise<void> {
   const started = Date.now();
   const rabbit = execSync("rabbitmqctl version 2>/dev/null || echo '?'").toString().trim();
@@ -387,42 +621,56 @@ async function main(): Promise<void> {
     `## fib-rpc benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, RabbitMQ ${rabbit}; broker, callers and servers share the cores. ` +
-      `Medians of ${REPS} interleaved repetitions (min–max in brackets); worker and baseline prefetch ${PREFETCH}; TCP_NODELAY on everywhere; apps at LOG_LEVEL=${APP_LOG_LEVEL} unless a row says otherwise.`,
+      `Medians of ${REPS} interleaved repetitions (min–max in brackets); worker and baseline prefetch ${PREFETCH}; TCP_NODELAY on everywhere; apps at LOG_LEVEL=${APP_LOG_LEVEL} unless a row says otherwise. ` +
+      `Request queues are ${DEFAULT_QUEUE_TYPE} (the default RPC_QUEUE_TYPE) except in section 2, declared by the bench before the servers start.` +
+      (ONLY.size < GROUPS.length ? ` Groups run: ${[...ONLY].join(', ')} (BENCH_ONLY).` : ''),
     '',
   ];
-  const rpc = await benchRpc();
   const baselineName = 'amqplib tutorial-style baseline';
   const oursName = 'ours: RpcClient (callback queue) + fib-worker';
   const rate = (s: Series, k: string): number => median(s[k].map((r) => r.callsPerSec));
   const p50 = (s: Series, k: string): number => median(s[k].map((r) => r.p50));
-  const gateway = await benchGateway(rate(rpc.c100, baselineName));
-  const compute = await benchCompute();
-  const replicas = await benchReplicas();
+  const ratio = (x: number): string => `${x.toFixed(2)}×`;
+  const targets: Target[] = [];
+  const sections: string[] = [];
 
-  const gwRate = median(gateway.gateway.map((g) => g.reqPerSec));
-  const gwP99 = median(gateway.gateway.map((g) => g.p99));
-  const targets = [
-    [
-      'RPC throughput at c=100 ≥ 1.0× baseline',
-      rate(rpc.c100, oursName) / rate(rpc.c100, baselineName),
-      (x: number) => x >= 1.0,
-      (x: number) => `${x.toFixed(2)}×`,
-    ],
-    [
-      'sequential p50 ≤ 1.1× baseline',
-      p50(rpc.c1, oursName) / p50(rpc.c1, baselineName),
-      (x: number) => x <= 1.1,
-      (x: number) => `${x.toFixed(2)}×`,
-    ],
-    [
-      'gateway ≥ 0.5× RPC baseline calls/s',
-      gwRate / rate(rpc.c100, baselineName),
-      (x: number) => x >= 0.5,
-      (x: number) => `${x.toFixed(2)}×`,
-    ],
-    ['gateway p99 < 25 ms', gwP99, (x: number) => x < 25, (x: number) => `${x} ms`],
-    ['fib(100000) < 5 ms', compute.fib1e5, (x: number) => x < 5, (x: number) => `${x.toFixed(2)} ms`],
-  ] as const;
+  if (runs('rpc')) {
+    const rpc = await benchRpc();
+    sections.push(...rpc.lines);
+    targets.push(
+      [
+        'RPC throughput at c=100 ≥ 1.0× baseline',
+        rate(rpc.c100, oursName) / rate(rpc.c100, baselineName),
+        (x) => x >= 1.0,
+        ratio,
+      ],
+      ['sequential p50 ≤ 1.1× baseline', p50(rpc.c1, oursName) / p50(rpc.c1, baselineName), (x) => x <= 1.1, ratio],
+    );
+    if (runs('gateway')) {
+      const gateway = await benchGateway(rate(rpc.c100, baselineName));
+      sections.push(...gateway.lines);
+      targets.push(
+        [
+          'gateway ≥ 0.5× RPC baseline calls/s',
+          median(gateway.gateway.map((g) => g.reqPerSec)) / rate(rpc.c100, baselineName),
+          (x) => x >= 0.5,
+          ratio,
+        ],
+        ['gateway p99 < 25 ms', median(gateway.gateway.map((g) => g.p99)), (x) => x < 25, (x) => `${x} ms`],
+      );
+    }
+  } else if (runs('gateway')) {
+    sections.push(...(await benchGateway(Number.NaN)).lines);
+  }
+  if (runs('queue-types')) sections.push(...(await benchQueueTypes()).lines);
+  if (runs('golevelup')) sections.push(...(await benchGolevelup()));
+  if (runs('compute')) {
+    const compute = await benchCompute();
+    sections.push(...compute.lines);
+    targets.push(['fib(100000) < 5 ms', compute.fib1e5, (x) => x < 5, (x) => `${x.toFixed(2)} ms`]);
+  }
+  if (runs('replicas')) sections.push(...(await benchReplicas()));
+
   const targetLines = ['### Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
   for (const [name, value, ok, show] of targets)
     targetLines.push(`| ${name} | ${show(value)} | ${ok(value) ? 'yes' : 'NO'} |`);
@@ -435,18 +683,25 @@ async function main(): Promise<void> {
   ];
   const report = [
     ...header,
-    ...targetLines,
-    '',
-    ...rpc.lines,
-    ...gateway.lines,
-    ...compute.lines,
-    ...replicas,
+    ...(targets.length > 0 ? [...targetLines, ''] : []),
+    ...orderSections(sections),
     ...footer,
   ].join('\n');
   process.stdout.write(`\n${report}`);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.md'), report);
+  writeFileSync(resolve(ROOT, process.env.BENCH_OUT ?? 'bench/results/latest.md'), report);
   process.exit(invalid === 0 ? 0 : 1);
+}
+
+/** Sections in the order of their numbers (the gateway's runs right after the RPC rows, for its ratio). */
+function orderSections(lines: string[]): string[] {
+  const sections: { number: number; lines: string[] }[] = [];
+  for (const line of lines) {
+    const heading = /^### (\d+)\./.exec(line);
+    if (heading !== null) sections.push({ number: Number(heading[1]), lines: [] });
+    sections[sections.length - 1]?.lines.push(line);
+  }
+  return sections.sort((a, b) => a.number - b.number).flatMap((s) => s.lines);
 }
 
 void main();

@@ -1,12 +1,21 @@
 #!/usr/bin/env node
-// The RabbitMQ tutorial's rpc_server.js, kept as written, plus two settings a
-// fair baseline needs: TCP_NODELAY (amqplib leaves Nagle on) and a prefetch
-// from the environment (the tutorial uses 1).
+// The RabbitMQ tutorial's rpc_server.js, kept as written, plus three settings a
+// fair baseline needs: TCP_NODELAY (amqplib leaves Nagle on), a prefetch from
+// the environment (the tutorial uses 1), and the request queue's declaration
+// from RPC_QUEUE_TYPE: `quorum` as today's tutorial declares it (the default),
+// `transient` as the 2010s tutorial did, `classic` durable in between.
 const amqp = require('amqplib');
 
 const url = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const queue = process.env.RPC_QUEUE || 'rpc_queue';
 const prefetch = Number(process.env.PREFETCH || 1);
+const declarations = {
+  quorum: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+  classic: { durable: true },
+  transient: { durable: false },
+};
+const declaration = declarations[process.env.RPC_QUEUE_TYPE || 'quorum'];
+if (!declaration) throw new Error(`RPC_QUEUE_TYPE must be one of ${Object.keys(declarations).join(', ')}`);
 
 function fibonacci(n) {
   // fast doubling, as ours, so the baseline computes the same way
@@ -29,7 +38,7 @@ function fibonacci(n) {
 
 amqp.connect(url, { noDelay: true }).then(async (connection) => {
   const channel = await connection.createChannel();
-  await channel.assertQueue(queue, { durable: false });
+  await channel.assertQueue(queue, declaration);
   await channel.prefetch(prefetch);
   await channel.consume(queue, (msg) => {
     const n = parseInt(msg.content.toString(), 10);
