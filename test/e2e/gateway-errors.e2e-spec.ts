@@ -130,7 +130,7 @@ describe('gateway error answers (e2e)', () => {
       await waitFor(() => client.pendingCount === 2, 2000, 'two pending calls');
       const started = Date.now();
       const res = await request(http).get('/fib/3').expect(503);
-      expect(Date.now() - started).toBeLessThan(100);
+      expect(Date.now() - started).toBeLessThan(1000);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body).toMatchObject({ statusCode: 503, code: 'OVERLOADED' });
       await expect(Promise.all(first)).resolves.toEqual([200, 200]);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage, Options } from 'amqplib';
+import { WRITE_PROBE_ROUTING_KEY } from '@app/runtime';
 import { RpcClient } from './rpc-client';
 import { RpcClientError } from './errors';
 
@@ -28,7 +29,18 @@ class FakeChannel extends EventEmitter {
     return Promise.resolve({ consumerCount: this.consumerCount });
   }
 
+  /** The set-up's write-permission probe, kept apart from the requests. */
+  probes = 0;
+
+  prefetch(): Promise<void> {
+    return Promise.resolve();
+  }
+
   publish(_exchange: string, routingKey: string, body: Buffer, options: Options.Publish): boolean {
+    if (routingKey === WRITE_PROBE_ROUTING_KEY) {
+      this.probes++;
+      return true;
+    }
     if (this.publishThrows) throw new Error('Channel closed');
     this.published.push({ routingKey, body, options });
     return this.publishReturns;
@@ -115,6 +127,8 @@ describe('RpcClient (faked channel)', () => {
       mandatory: true,
     });
     expect(typeof options.correlationId).toBe('string');
+    // set-up probed the write permission once, before any call
+    expect(channel.probes).toBe(1);
   });
 
   it('gives every call its own correlation id and routes each reply to its caller', async () => {

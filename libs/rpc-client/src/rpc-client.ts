@@ -6,7 +6,7 @@ import {
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { BrokerLink, describeError } from '@app/runtime';
+import { BrokerLink, describeError, probeWritePermission } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import {
@@ -31,6 +31,7 @@ interface PendingCall {
   timer: NodeJS.Timeout;
   /** Absolute deadline, epoch ms. */
   deadline: number;
+  timeoutMs: number;
   body: Buffer;
   options: RpcCallOptions;
   /** Times sent again after a lost link. */
@@ -176,6 +177,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         reject,
         timer,
         deadline: Date.now() + timeoutMs,
+        timeoutMs,
         body,
         options,
         resends: 0,
@@ -239,7 +241,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   }
 
   private publish(session: Session, correlationId: string, call: PendingCall): void {
-    const remainingMs = Math.max(1, call.deadline - Date.now());
+    // A first send carries the whole timeout; a re-send what is left of it.
+    const remainingMs = call.resends === 0 ? call.timeoutMs : Math.max(1, call.deadline - Date.now());
     try {
       const written = session.channel.publish('', this.options.queue, call.body, {
         correlationId,
@@ -284,7 +287,10 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   private async setUp(connection: ChannelModel): Promise<Session> {
     const channel = await connection.createChannel();
     const session: Session = { connection, channel, replyTo: '', checkChannel: undefined, initialConsumers: 0 };
-    channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
+    // Set-up failures are logged once by the broker link; only a live session's channel errors are news.
+    channel.on('error', (error: unknown) => {
+      if (this.link.session === session) this.logger.warn(`channel error: ${describeError(error)}`);
+    });
     // A channel closing alone would leave a half-working client; drop the whole link instead.
     channel.on('close', () => this.dropIfLive(session, 'request channel closed'));
     channel.on('return', (message: Message) => this.onReturn(message));
@@ -297,6 +303,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       session.replyTo = (await channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
     }
     await channel.consume(session.replyTo, (message) => this.onReply(session, message), { noAck: true });
+    // Requests go through the default exchange: a user without write there is refused here, not at the first call.
+    probeWritePermission(channel);
+    await channel.prefetch(0);
     session.initialConsumers = await this.countConsumers(session);
     return session;
   }

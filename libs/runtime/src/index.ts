@@ -5,3 +5,4 @@ export * from './broker-link.interfaces';
 export * from './env.config';
 export * from './link-settings';
 export * from './process-lifecycle';
+export * from './write-permission';

@@ -11,7 +11,7 @@ import {
 import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { BrokerLink, describeError } from '@app/runtime';
+import { BrokerLink, describeError, probeWritePermission } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { PinoLogger } from 'nestjs-pino';
 import { isObservable, lastValueFrom } from 'rxjs';
@@ -132,10 +132,15 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     const adopted = await adoptQueue(connection, queue, queueType);
     if (adopted.declared) this.logger.log(`declared ${queue} as a ${queueType} queue`);
     const channel = await connection.createChannel();
-    channel.on('error', (error: unknown) => this.logger.warn(`channel error: ${describeError(error)}`));
-    await channel.prefetch(prefetch);
     const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
     const session: Session = { connection, channel, consumerTag: '', acks };
+    // Set-up failures are logged once by the broker link; only a live session's channel errors are news.
+    channel.on('error', (error: unknown) => {
+      if (this.link.session === session) this.logger.warn(`channel error: ${describeError(error)}`);
+    });
+    // Replies go through the default exchange: a user without write there is refused here, not at every request.
+    probeWritePermission(channel);
+    await channel.prefetch(prefetch);
     // A channel closing alone would leave a worker that consumes nothing; drop the whole link instead.
     channel.on('close', () => {
       if (this.link.session === session) this.link.drop('its channel closed');
