@@ -1,8 +1,8 @@
-import { uniqueQueue, waitFor, sleep } from '../support/broker';
-import { AppProcess } from '../support/app-process';
+import { sleep, waitFor } from '../support/broker';
 import { httpGet } from '../support/http';
 import { CallRecord, HttpLoad, ScenarioStats, STATS_HEADER, statsRow, summarize } from '../support/cluster-load';
-import { CLUSTER_FAULT_CONFIG, PrivateCluster, PrivateNode, startCluster } from '../support/private-node';
+import { ClusterRig } from '../support/cluster-rig';
+import { PrivateNode } from '../support/private-node';
 
 /** The gateway's per-call deadline (RPC_TIMEOUT_MS). */
 const DEADLINE_MS = 5000;
@@ -30,92 +30,30 @@ const AFTER_MS = 8000;
  * latency; between scenarios the node comes back and the cluster is whole again.
  */
 describe('RabbitMQ cluster: a node lost under load (fault)', () => {
-  const queue = uniqueQueue('cluster');
   const report: string[] = [];
-  let cluster: PrivateCluster | undefined;
-  let gateway: AppProcess | undefined;
-  let workers: AppProcess[] = [];
+  let rig: ClusterRig | undefined;
   let url: string;
-  let workerUrls: string[] = [];
-
-  const nodes = (): PrivateNode[] => cluster?.nodes ?? [];
+  let queue: string;
 
   beforeAll(async () => {
-    const booted = Date.now();
-    cluster = await startCluster(undefined, CLUSTER_FAULT_CONFIG);
-    const env = {
-      AMQP_URL: cluster.urls.join(','),
-      RPC_QUEUE: queue,
-      RPC_QUEUE_TYPE: 'quorum',
-      RPC_TIMEOUT_MS: String(DEADLINE_MS),
-      LOG_LEVEL: 'warn',
-    };
-    workers = [new AppProcess('fib-worker', env), new AppProcess('fib-worker', env)];
-    workerUrls = await Promise.all(
-      workers.map(async (worker) => {
-        const match = await worker.waitForOutput(/health at (http:\/\/\S+)\/health/, 60_000);
-        return match[1].replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
-      }),
-    );
-    gateway = new AppProcess('gateway', { ...env, LOG_LEVEL: 'info' });
-    url = await gateway.httpUrl();
-    await appsReady(30_000);
-    await cluster.waitWhole(queue, 60_000);
-    report.push(`cluster and apps up in ${Date.now() - booted} ms`);
+    rig = await ClusterRig.start({ deadlineMs: DEADLINE_MS });
+    url = rig.url;
+    queue = rig.queue;
+    report.push(`cluster (3 nodes) and apps (gateway + 2 workers) up in ${rig.bootMs} ms`);
   }, 400_000);
 
   afterAll(async () => {
-    await Promise.allSettled([gateway?.stop(), ...workers.map((worker) => worker.stop())]);
-    await cluster?.stop();
+    await rig?.stop();
     if (report.length > 0) console.log(`cluster scenarios (${RATE} req/s of /fib/30)\n${report.join('\n')}`);
   }, 120_000);
 
-  /** The node an app's /health names (details.node) — where it is connected now. */
-  async function nodeOf(healthUrl: string, key: 'broker' | 'rpcQueue'): Promise<PrivateNode | undefined> {
-    const { body } = await httpGet(healthUrl, 3000);
-    const node = (body.info?.[key]?.node ?? body.error?.[key]?.node) as string | undefined;
-    return node === undefined ? undefined : cluster?.nodeAt(node);
-  }
-
-  const gatewayNode = (): Promise<PrivateNode | undefined> => nodeOf(`${url}/health`, 'broker');
-  const workerNodes = (): Promise<(PrivateNode | undefined)[]> =>
-    Promise.all(workerUrls.map((workerUrl) => nodeOf(`${workerUrl}/health`, 'rpcQueue')));
-
-  /** Which apps are on `node`, for the report. */
-  async function appsOn(node: PrivateNode): Promise<string> {
-    const on: string[] = [];
-    if ((await gatewayNode()) === node) on.push('gateway');
-    (await workerNodes()).forEach((workerNode, i) => workerNode === node && on.push(`worker ${i + 1}`));
-    const { leader } = await (cluster as PrivateCluster).quorumStatus(queue);
-    if (leader === node) on.push('queue leader');
-    return on.join(' + ') || 'nothing';
-  }
-
-  /** Gateway and both workers healthy, the gateway seeing both consumers, and /fib answering. */
-  async function appsReady(timeoutMs: number): Promise<void> {
-    await waitFor(
-      async () => {
-        const health = await httpGet(`${url}/health`, 3000).catch(() => undefined);
-        if (health?.status !== 200 || health.body.info?.broker?.workers !== 2) return false;
-        const workersUp = await Promise.all(
-          workerUrls.map(
-            async (workerUrl) => (await httpGet(`${workerUrl}/health`, 3000).catch(() => undefined))?.status,
-          ),
-        );
-        if (!workersUp.every((status) => status === 200)) return false;
-        return (await httpGet(`${url}/fib/30`, 6000).catch(() => undefined))?.status === 200;
-      },
-      timeoutMs,
-      'gateway and both workers healthy, two consumers seen',
-    );
-  }
-
-  /** The node back (restarted on its data), the cluster whole with every queue member online, the apps ready. */
-  async function restore(...victims: PrivateNode[]): Promise<void> {
-    await Promise.all(victims.map((node) => node.restart()));
-    await (cluster as PrivateCluster).waitWhole(queue, 90_000);
-    await appsReady(30_000);
-  }
+  const the = (): ClusterRig => rig as ClusterRig;
+  const nodes = (): PrivateNode[] => the().nodes;
+  const gatewayNode = (): Promise<PrivateNode | undefined> => the().gatewayNode();
+  const workerNodes = (): Promise<(PrivateNode | undefined)[]> => the().workerNodes();
+  const appsOn = (node: PrivateNode): Promise<string> => the().appsOn(node);
+  const appsReady = (timeoutMs: number): Promise<void> => the().appsReady(timeoutMs);
+  const restore = (...victims: PrivateNode[]): Promise<void> => the().restore(...victims);
 
   /** Load, then `fault` at a recorded instant, load for `afterMs` more, then the numbers. */
   async function underLoad(
@@ -174,13 +112,13 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
   }, 240_000);
 
   it("kill (SIGKILL) of the node holding the quorum queue's leader", async () => {
-    const { leader } = await (cluster as PrivateCluster).quorumStatus(queue);
+    const { leader } = await the().cluster.quorumStatus(queue);
     expect(leader).toBeDefined();
     const victim = leader as PrivateNode;
     const on = await appsOn(victim);
     const { stats } = await underLoad(() => victim.kill());
     report.push(statsRow("queue leader's node killed", stats, on));
-    const { leader: newLeader } = await (cluster as PrivateCluster).quorumStatus(queue);
+    const { leader: newLeader } = await the().cluster.quorumStatus(queue);
     await restore(victim);
     expect(newLeader).toBeDefined();
     expect(newLeader).not.toBe(victim);
@@ -253,7 +191,7 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
     // back: the apps reconnect by themselves (link backoff at most 5 s after repeated refusals)
     expect(stats.recoveryMs).toBeDefined();
     expect(stats.recoveryMs as number).toBeLessThanOrEqual(10_000);
-    await (cluster as PrivateCluster).waitWhole(queue, 90_000);
+    await the().cluster.waitWhole(queue, 90_000);
     await appsReady(30_000);
   }, 300_000);
 });

@@ -23,6 +23,8 @@ export interface LoadOptions {
   hungMs: number;
   /** Calls in flight at most; a start that would exceed it is skipped and counted. @default 1000 */
   maxInFlight?: number;
+  /** Each call's path and expected value (e.g. a random n); overrides path/expected. */
+  next?: () => { path: string; expected: string };
 }
 
 /**
@@ -76,7 +78,11 @@ export class HttpLoad {
   }
 
   private call(): Promise<void> {
-    const { url, path = '/fib/30', expected = '832040', hungMs } = this.options;
+    const { url, hungMs } = this.options;
+    const { path, expected } = this.options.next?.() ?? {
+      path: this.options.path ?? '/fib/30',
+      expected: this.options.expected ?? '832040',
+    };
     const record: CallRecord = { start: Date.now(), end: 0, status: 0 };
     this.inFlight++;
     return new Promise<void>((resolve) => {
