@@ -80,16 +80,30 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
     expect(stats.ok + stats.failedTotal).toBe(stats.calls);
   }
 
-  it('kill (SIGKILL) of the node the gateway is connected to', async () => {
-    const victim = await gatewayNode();
+  it("kill (SIGKILL) of the node the gateway is connected to (the queue's leader elsewhere)", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
     expect(victim).toBeDefined();
-    const on = await appsOn(victim as PrivateNode);
-    const { stats } = await underLoad(() => victim?.kill());
+    await the().cluster.moveQueueLeader(queue, nodes().find((node) => node !== victim) as PrivateNode);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
     report.push(STATS_HEADER, statsRow("gateway's node killed", stats, on));
     const moved = await gatewayNode();
-    await restore(victim as PrivateNode);
+    await restore(victim);
     expect(moved).toBeDefined();
     expect(moved).not.toBe(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 240_000);
+
+  it("kill (SIGKILL) of the gateway's node when it also holds the queue's leader", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    await the().cluster.moveQueueLeader(queue, victim);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(statsRow("gateway's node (+ queue leader) killed", stats, on));
+    await restore(victim);
     expectSingleNodeLoss(stats, RECOVERY_MS);
   }, 240_000);
 
@@ -111,10 +125,11 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
     expectSingleNodeLoss(stats, RECOVERY_MS);
   }, 240_000);
 
-  it("kill (SIGKILL) of the node holding the quorum queue's leader", async () => {
-    const { leader } = await the().cluster.quorumStatus(queue);
-    expect(leader).toBeDefined();
-    const victim = leader as PrivateNode;
+  it("kill (SIGKILL) of the node holding the quorum queue's leader (not the gateway's)", async () => {
+    const gatewayOn = await gatewayNode();
+    const victim = nodes().find((node) => node !== gatewayOn) as PrivateNode;
+    await the().cluster.moveQueueLeader(queue, victim);
+    await appsReady(30_000);
     const on = await appsOn(victim);
     const { stats } = await underLoad(() => victim.kill());
     report.push(statsRow("queue leader's node killed", stats, on));

@@ -63,6 +63,7 @@ export async function runClusterSoak(): Promise<boolean> {
   let load: HttpLoad | undefined;
   let records: CallRecord[] = [];
   let started = 0;
+  let rigError: string | undefined;
   try {
     load = new HttpLoad({
       url: rig.url,
@@ -76,7 +77,7 @@ export async function runClusterSoak(): Promise<boolean> {
     started = Date.now();
     await sleep(3000);
     let step = 0;
-    while (Date.now() - started < seconds * 1000) {
+    while (Date.now() - started < seconds * 1000 && rigError === undefined) {
       const kind = ROTATION[step++ % ROTATION.length];
       const victim = await pickVictim(rig, kind);
       const on = await rig.appsOn(victim);
@@ -96,6 +97,9 @@ export async function runClusterSoak(): Promise<boolean> {
       await rig.restore(victim);
       await sleep(2000);
     }
+  } catch (error) {
+    // the harness itself failed (a node that would not come back, say): still print what was measured
+    rigError = error instanceof Error ? error.message.split('\n')[0] : String(error);
   } finally {
     records = (await load?.stop()) ?? [];
     await rig.stop();
@@ -120,6 +124,8 @@ export async function runClusterSoak(): Promise<boolean> {
     ['hung (must be 0)', String(total.hung)],
     ['wrong answers (must be 0)', String(total.wrong)],
     ['max latency', `${total.maxLatencyMs} ms (p99 ${total.p99LatencyMs} ms)`],
+    ['slowest /health answer (harness)', `${rig.slowestHealthMs} ms`],
+    ...(rigError === undefined ? [] : [['HARNESS ERROR (soak fails)', rigError]]),
   ];
   console.log('\n| measure | value |\n| --- | --- |');
   for (const [key, value] of rows) console.log(`| ${key} | ${value} |`);
@@ -138,7 +144,7 @@ export async function runClusterSoak(): Promise<boolean> {
       `| ${i + 1} | ${fault.kind} | ${fault.on} | ${stats.calls} | ${failed || '0'} | ${stats.maxLatencyMs} ms | ${recovery} |`,
     );
   });
-  const ok = total.hung === 0 && total.wrong === 0 && (load?.skipped ?? 0) === 0;
+  const ok = total.hung === 0 && total.wrong === 0 && (load?.skipped ?? 0) === 0 && rigError === undefined;
   console.log(ok ? '\ncluster soak passed' : '\nCLUSTER SOAK FAILED');
   return ok;
 }

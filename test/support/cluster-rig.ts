@@ -127,8 +127,12 @@ export class ClusterRig {
     await this.cluster.stop();
   }
 
+  /** Slowest /health answer seen (a loaded machine answers slowly; recorded for the report). */
+  slowestHealthMs = 0;
+
   private async nodeOf(healthUrl: string, key: 'broker' | 'rpcQueue'): Promise<PrivateNode | undefined> {
-    const { body } = await httpGet(healthUrl, 3000);
+    const { body, ms } = await httpGet(healthUrl, 15_000);
+    this.slowestHealthMs = Math.max(this.slowestHealthMs, ms);
     const node = (body.info?.[key]?.node ?? body.error?.[key]?.node) as string | undefined;
     return node === undefined ? undefined : this.cluster.nodeAt(node);
   }

@@ -421,6 +421,28 @@ export class PrivateCluster {
   }
 
   /**
+   * Moves a quorum queue's leadership to `to` (Ra's transfer_leadership, through `rabbitmqctl eval` on
+   * `to`), then waits (bounded) until the cluster reports it there. For faults that need the leader on a
+   * given node: RabbitMQ 3.10's CLI has no command for it.
+   */
+  async moveQueueLeader(queue: string, to: PrivateNode, timeoutMs = 20_000): Promise<void> {
+    if (!/^[\w.:-]+$/.test(queue)) throw new Error(`queue name unfit for an eval: ${queue}`);
+    const expression = [
+      `{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"${queue}">>)),`,
+      `{RaName, _} = Leader = amqqueue:get_pid(Q),`,
+      `ra:transfer_leadership(Leader, {RaName, '${to.nodeName}'}).`,
+    ].join(' ');
+    const deadline = Date.now() + timeoutMs;
+    let answer = '';
+    while ((await this.quorumStatus(queue)).leader !== to) {
+      if (Date.now() > deadline)
+        throw new Error(`leader of ${queue} not on ${to.nodeName} within ${timeoutMs} ms: ${answer}`);
+      answer = (await to.ctl('eval', expression)).trim();
+      await sleep(500);
+    }
+  }
+
+  /**
    * Bounded wait until every node runs, each sees all three running, and (given a quorum queue)
    * the queue has a leader and all three members online.
    */
