@@ -94,6 +94,23 @@ export class ClusterRig {
     return on.join(' + ') || 'nothing';
   }
 
+  /**
+   * Restarts the gateway (same port and environment) until it is connected to none of `avoid`: its node
+   * is its shuffled order's first, so a few restarts place it (bounded).
+   */
+  async moveGatewayOff(avoid: PrivateNode[], attempts = 8): Promise<void> {
+    for (let i = 0; i < attempts; i++) {
+      const on = await this.gatewayNode();
+      if (on !== undefined && !avoid.includes(on)) return;
+      await this.gateway?.stop();
+      this.gateway = new AppProcess('gateway', { ...this.env(), PORT: new URL(this.url).port });
+      await this.appsReady(60_000);
+    }
+    throw new Error(
+      `gateway still on one of ${avoid.map((node) => node.nodeName).join(', ')} after ${attempts} restarts`,
+    );
+  }
+
   /** Gateway and every worker healthy, the gateway seeing every consumer, and /fib/30 answering. */
   async appsReady(timeoutMs: number): Promise<void> {
     const exited = [this.gateway, ...this.workers].find((app) => app !== undefined && !app.running);
