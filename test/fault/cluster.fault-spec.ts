@@ -21,7 +21,7 @@ const FAILED_BOUND = RATE;
 const RECOVERY_MS = 2000;
 /**
  * After a frozen node: the gateway notices its silent link by the consumer check (1 s interval + 3 s
- * wait for an answer), the cluster declares the node down after net_ticktime (4 s: 3–5 s). Allowed: 6 s.
+ * wait for an answer); a worker there only by its AMQP heartbeat (5 s: ~10–15 s). Target: 6 s.
  */
 const FROZEN_RECOVERY_MS = 6000;
 /** Load before the fault, and how long it runs after it. */

@@ -112,7 +112,7 @@ export async function runClusterSoak(): Promise<boolean> {
       'duration',
       `${Math.round((Date.now() - started) / 1000)} s (SOAK_SECONDS=${seconds}), ${rate} calls/s, n in 0..${MAX_N}, RPC_TIMEOUT_MS=${DEADLINE_MS}`,
     ],
-    ['cluster', `3 RabbitMQ nodes on loopback, net_ticktime 4; gateway + 2 workers; up in ${rig.bootMs} ms`],
+    ['cluster', `3 RabbitMQ nodes on loopback, net_ticktime 10; gateway + 2 workers; up in ${rig.bootMs} ms`],
     ['faults injected', `${faults.length} (${[...new Set(faults.map((fault) => fault.kind))].join(', ')})`],
     ['calls made', String(settled + (load?.skipped ?? 0))],
     ['calls settled', String(settled)],

@@ -135,7 +135,7 @@ export class ClusterRig {
   /** The nodes back (restarted on their data), the cluster whole with every queue member online, the apps ready. */
   async restore(...victims: PrivateNode[]): Promise<void> {
     await Promise.all(victims.map((node) => node.restart()));
-    await this.cluster.waitWhole(this.queue, 120_000);
+    await this.cluster.waitWhole(this.queue, 180_000);
     await this.appsReady(30_000);
   }
 
