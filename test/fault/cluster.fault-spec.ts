@@ -22,6 +22,9 @@ const RECOVERY_MS = 2000;
 /**
  * After a frozen node: the gateway notices its silent link by the consumer check (1 s interval + 3 s
  * wait for an answer); a worker there only by its AMQP heartbeat (5 s: ~10–15 s). Target: 6 s.
+ * Measured (fails today): the gateway's new link cannot be set up on another node either until the
+ * cluster declares the frozen node down (net_ticktime): declaring its exclusive reply queue is a
+ * cluster-wide metadata change that waits for every node. See the report for the proposed fixes.
  */
 const FROZEN_RECOVERY_MS = 6000;
 /** Load before the fault, and how long it runs after it. */
