@@ -1,0 +1,221 @@
+import { sleep, waitFor } from '../support/broker';
+import { httpGet } from '../support/http';
+import { CallRecord, HttpLoad, ScenarioStats, STATS_HEADER, statsRow, summarize } from '../support/cluster-load';
+import { ClusterRig } from '../support/cluster-rig';
+import { PrivateNode } from '../support/private-node';
+
+/** The gateway's per-call deadline (RPC_TIMEOUT_MS). */
+const DEADLINE_MS = 5000;
+/** What "no call waits past its deadline" allows for: scheduling on a loaded 2-core machine. */
+const DEADLINE_MARGIN_MS = 1000;
+/** Offered load through the gateway during every scenario: /fib/30 at this many calls a second. */
+const RATE = 80;
+/**
+ * Failed calls allowed per single-node loss: one second of the offered load. Measured on this machine
+ * (2 cores at load 6–14): a gateway failover refuses new calls (503 BROKER_UNAVAILABLE, at once) while it
+ * reconnects, 0.1–0.65 s, so 9–52 calls at 80/s; a killed workers' or leader's node: 0 when no consumer
+ * check falls inside the leader election, else ~1 s of 503 NO_WORKER (see the report).
+ */
+const FAILED_BOUND = RATE;
+/** Service fully back after a killed node: the first of 20 consecutive 200s ends within this. */
+const RECOVERY_MS = 2000;
+/**
+ * After a frozen node: the gateway notices its silent link by the consumer check (1 s interval + 3 s
+ * wait for an answer); a worker there only by its AMQP heartbeat (5 s: ~10–15 s). Target: 6 s.
+ * Measured (fails today): the gateway's new link cannot be set up on another node either until the
+ * cluster declares the frozen node down (net_ticktime): declaring its exclusive reply queue is a
+ * cluster-wide metadata change that waits for every node. See the report for the proposed fixes.
+ */
+const FROZEN_RECOVERY_MS = 6000;
+/** Load before the fault, and how long it runs after it. */
+const BEFORE_MS = 2000;
+const AFTER_MS = 8000;
+
+/**
+ * A real 3-node RabbitMQ cluster on loopback (private nodes, never the shared one), the built gateway and
+ * two built workers given all three nodes in AMQP_URL, the request queue a quorum queue. Each scenario
+ * runs steady HTTP load through the gateway, injects one fault, and asserts on every call's outcome and
+ * latency; between scenarios the node comes back and the cluster is whole again.
+ */
+describe('RabbitMQ cluster: a node lost under load (fault)', () => {
+  const report: string[] = [];
+  let rig: ClusterRig | undefined;
+  let url: string;
+  let queue: string;
+
+  beforeAll(async () => {
+    rig = await ClusterRig.start({ deadlineMs: DEADLINE_MS });
+    url = rig.url;
+    queue = rig.queue;
+    report.push(`cluster (3 nodes) and apps (gateway + 2 workers) up in ${rig.bootMs} ms`);
+  }, 400_000);
+
+  afterAll(async () => {
+    await rig?.stop();
+    if (report.length > 0) console.log(`cluster scenarios (${RATE} req/s of /fib/30)\n${report.join('\n')}`);
+  }, 120_000);
+
+  const the = (): ClusterRig => rig as ClusterRig;
+  const nodes = (): PrivateNode[] => the().nodes;
+  const gatewayNode = (): Promise<PrivateNode | undefined> => the().gatewayNode();
+  const workerNodes = (): Promise<(PrivateNode | undefined)[]> => the().workerNodes();
+  const appsOn = (node: PrivateNode): Promise<string> => the().appsOn(node);
+  const appsReady = (timeoutMs: number): Promise<void> => the().appsReady(timeoutMs);
+  const restore = (...victims: PrivateNode[]): Promise<void> => the().restore(...victims);
+
+  /** Load, then `fault` at a recorded instant, load for `afterMs` more, then the numbers. */
+  async function underLoad(
+    fault: () => Promise<void> | void,
+    afterMs = AFTER_MS,
+  ): Promise<{ stats: ScenarioStats; records: CallRecord[]; faultAt: number }> {
+    const load = new HttpLoad({ url, rate: RATE, hungMs: DEADLINE_MS * 2 }).start();
+    await sleep(BEFORE_MS);
+    const faultAt = Date.now();
+    await fault();
+    await sleep(Math.max(0, faultAt + afterMs - Date.now()));
+    const records = await load.stop();
+    return { stats: summarize(records, faultAt), records, faultAt };
+  }
+
+  /** What every single-node loss must meet. */
+  function expectSingleNodeLoss(stats: ScenarioStats, recoveryBoundMs: number): void {
+    expect({ hung: stats.hung, wrong: stats.wrong }).toEqual({ hung: 0, wrong: 0 });
+    expect(stats.maxLatencyMs).toBeLessThanOrEqual(DEADLINE_MS + DEADLINE_MARGIN_MS);
+    expect(stats.failedTotal).toBeLessThanOrEqual(FAILED_BOUND);
+    expect(stats.recoveryMs).toBeDefined();
+    expect(stats.recoveryMs as number).toBeLessThanOrEqual(recoveryBoundMs);
+    // nothing but the load's own calls: every one accounted for
+    expect(stats.ok + stats.failedTotal).toBe(stats.calls);
+  }
+
+  it("kill (SIGKILL) of the node the gateway is connected to (the queue's leader elsewhere)", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    await the().cluster.moveQueueLeader(queue, nodes().find((node) => node !== victim) as PrivateNode);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(STATS_HEADER, statsRow("gateway's node killed", stats, on));
+    const moved = await gatewayNode();
+    await restore(victim);
+    expect(moved).toBeDefined();
+    expect(moved).not.toBe(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 240_000);
+
+  it("kill (SIGKILL) of the gateway's node when it also holds the queue's leader", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    await the().cluster.moveQueueLeader(queue, victim);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(statsRow("gateway's node (+ queue leader) killed", stats, on));
+    await restore(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 240_000);
+
+  it("kill (SIGKILL) of a workers' node (not the gateway's, not the queue leader's)", async () => {
+    const onWorkers = (await workerNodes()).filter((node): node is PrivateNode => node !== undefined);
+    expect(onWorkers.length).toBeGreaterThan(0);
+    // the node with most workers; the gateway and the queue leader elsewhere: this scenario is about the consumers
+    const victim = [...onWorkers].sort(
+      (a, b) => onWorkers.filter((n) => n === b).length - onWorkers.filter((n) => n === a).length,
+    )[0];
+    await the().moveGatewayOff([victim]);
+    await the().cluster.moveQueueLeader(queue, nodes().find((node) => node !== victim) as PrivateNode);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(statsRow("workers' node killed", stats, on));
+    await restore(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 300_000);
+
+  it("kill (SIGKILL) of the node holding the quorum queue's leader (not the gateway's)", async () => {
+    const gatewayOn = await gatewayNode();
+    const victim = nodes().find((node) => node !== gatewayOn) as PrivateNode;
+    await the().cluster.moveQueueLeader(queue, victim);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(statsRow("queue leader's node killed", stats, on));
+    const { leader: newLeader } = await the().cluster.quorumStatus(queue);
+    await restore(victim);
+    expect(newLeader).toBeDefined();
+    expect(newLeader).not.toBe(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 240_000);
+
+  it("a frozen (SIGSTOP) node — the gateway's — is left behind like a killed one", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    const on = await appsOn(victim);
+    let moved: PrivateNode | undefined;
+    let stats: ScenarioStats;
+    try {
+      ({ stats } = await underLoad(() => victim.freeze(), AFTER_MS + 2000));
+      moved = await gatewayNode();
+    } finally {
+      // a thawed node comes back from a partition; a clean restart makes the cluster whole for what follows
+      await victim.kill();
+      await restore(victim);
+    }
+    report.push(statsRow('a node frozen (SIGSTOP)', stats, on));
+    expect(moved).toBeDefined();
+    expect(moved).not.toBe(victim);
+    expectSingleNodeLoss(stats, FROZEN_RECOVERY_MS);
+  }, 240_000);
+
+  it('all nodes down: calls fail fast with 503 meanwhile, and the service comes back after', async () => {
+    const all = nodes();
+    let downAt = 0;
+    let backAt = 0;
+    const load = new HttpLoad({ url, rate: RATE, hungMs: DEADLINE_MS * 2 }).start();
+    await sleep(BEFORE_MS);
+    const killedAt = Date.now();
+    await Promise.all(all.map((node) => node.kill()));
+    downAt = Date.now();
+    await sleep(5000);
+    const health = await httpGet(`${url}/health`, 3000);
+    await Promise.all(all.map((node) => node.restart()));
+    backAt = Date.now();
+    await waitFor(
+      () => load.records.filter((record) => record.start > backAt && record.status === 200).length >= 20,
+      60_000,
+      'twenty answers after the cluster came back',
+    );
+    await sleep(2000);
+    const records = await load.stop();
+
+    const outage = records.filter((record) => record.start >= downAt + 1000 && record.start < backAt);
+    const outageStats = summarize(outage, downAt);
+    const stats = summarize(records, backAt);
+    const atKill = summarize(
+      records.filter((record) => record.start < killedAt && record.end > killedAt),
+      killedAt,
+    );
+    report.push(
+      statsRow('all nodes down (calls in flight at the kill)', atKill, ''),
+      statsRow('all nodes down (outage only)', outageStats, `${backAt - downAt} ms down`),
+      statsRow('all nodes down and back', stats, 'recovery from the restart'),
+    );
+    expect(health.status).toBe(503);
+    expect(health.body.error?.broker?.status).toBe('down');
+    // fail fast: during the outage every call is a quick 503, none waits
+    expect(outage.length).toBeGreaterThan(RATE);
+    expect(Object.keys(outageStats.failed).every((key) => key.startsWith('503 '))).toBe(true);
+    expect(outageStats.ok).toBe(0);
+    expect(outageStats.p99LatencyMs).toBeLessThan(500);
+    // (the slowest: the three nodes booting again starve a 2-core machine for a moment)
+    expect(outageStats.maxLatencyMs).toBeLessThan(3000);
+    // nobody waited past the deadline, nothing hung or wrong, over the whole run
+    expect({ hung: stats.hung, wrong: stats.wrong }).toEqual({ hung: 0, wrong: 0 });
+    expect(stats.maxLatencyMs).toBeLessThanOrEqual(DEADLINE_MS + DEADLINE_MARGIN_MS);
+    // back: the apps reconnect by themselves (link backoff at most 5 s after repeated refusals)
+    expect(stats.recoveryMs).toBeDefined();
+    expect(stats.recoveryMs as number).toBeLessThanOrEqual(10_000);
+    await the().cluster.waitWhole(queue, 90_000);
+    await appsReady(30_000);
+  }, 300_000);
+});
