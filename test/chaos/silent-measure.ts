@@ -358,7 +358,8 @@ export async function frozenNode(node: PrivateNode, freezeMs = 25_000): Promise<
 // ---------------------------------------------------------------- scenario 4
 
 export interface AlarmResult {
-  /** Alarm on → first answer 503 FLOW_CONTROL. */
+  /** `rabbitmqctl set_vm_memory_high_watermark` started → returned (the alarm is on), and → first answer 503 FLOW_CONTROL. */
+  alarmSetMs: number;
   blockedMs: number;
   /** Calls started from then until the load stopped (just before the alarm was cleared), and all calls. */
   duringAlarm: Call[];
@@ -402,6 +403,7 @@ export async function memoryAlarm(node: PrivateNode, alarmMs = 12_000): Promise<
     load.mark(alarmAt);
     alarmOn = true;
     await node.memoryAlarm(true);
+    const alarmSetMs = Date.now() - alarmAt;
     const blockedMs = await timeUntil(
       alarmAt,
       () => Promise.resolve(load!.calls.some((c) => c.code === 'FLOW_CONTROL')),
@@ -428,6 +430,7 @@ export async function memoryAlarm(node: PrivateNode, alarmMs = 12_000): Promise<
     const afterStatus = await status(`${url}/fib/10`);
     const calls = load.calls;
     return {
+      alarmSetMs,
       blockedMs,
       duringAlarm: load.between(blockedMs, stoppedAt - alarmAt),
       calls,

@@ -20,7 +20,8 @@ describe('broker flow control (fault)', () => {
   }, 60_000);
 
   it('new calls fail fast with 503 FLOW_CONTROL and Retry-After while the broker blocks publishing', () => {
-    expect(run.blockedMs).toBeLessThan(5000);
+    // The first call on the blocked connection makes the broker block it (RabbitMQ blocks publishers on their next publish).
+    expect(run.blockedMs - run.alarmSetMs).toBeLessThan(3000);
     expect(run.duringAlarm.length).toBeGreaterThan(30);
     expect(tallyCalls(run.duringAlarm)).toEqual({ '503 FLOW_CONTROL': run.duringAlarm.length });
     for (const call of run.duringAlarm) expect(call.ms).toBeLessThan(1000);
