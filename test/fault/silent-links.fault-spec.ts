@@ -71,7 +71,7 @@ describe('silent links (fault)', () => {
     it('every call is 200 again once the broker gave up on it; only calls in that window fail, each within its deadline', () => {
       expect(run.allOkAfterMs).toBeLessThan(run.brokerGaveUpMs + 1000);
       const late = run.duringFreeze.filter((call) => call.at > run.brokerGaveUpMs + 1000);
-      expect(late.length).toBeGreaterThan(100);
+      expect(late.length).toBeGreaterThan(20);
       expect(tallyCalls(late)).toEqual({ '200': late.length });
       for (const call of run.calls) expect(call.ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
       // At most the calls routed to the silent worker before the broker gave up: half of that window.
