@@ -365,7 +365,8 @@ export interface AlarmResult {
   duringAlarm: Call[];
   calls: Call[];
   healthDuringAlarm: HttpAnswer;
-  /** Alarm off → gateway /health 200; then one /fib call's status. */
+  /** `rabbitmqctl` clearing the alarm started → returned; then → gateway /health 200; then one /fib call's status. */
+  clearSetMs: number;
   recoveryMs: number;
   afterStatus: number;
   /** Worker's fib_worker_requests_total{ok}: at the alarm, once the load stopped (alarm still on), 5 s after clearing it. */
@@ -419,8 +420,9 @@ export async function memoryAlarm(node: PrivateNode, alarmMs = 12_000): Promise<
     const clearedAt = Date.now();
     await node.memoryAlarm(false);
     alarmOn = false;
+    const clearSetMs = Date.now() - clearedAt;
     const recoveryMs = await timeUntil(
-      clearedAt,
+      clearedAt + clearSetMs,
       async () => (await status(`${url}/health`)) === 200,
       20_000,
       'health back',
@@ -435,6 +437,7 @@ export async function memoryAlarm(node: PrivateNode, alarmMs = 12_000): Promise<
       duringAlarm: load.between(blockedMs, stoppedAt - alarmAt),
       calls,
       healthDuringAlarm,
+      clearSetMs,
       recoveryMs,
       afterStatus,
       computedAtAlarm,
