@@ -59,12 +59,13 @@ describe('silent links (fault)', () => {
       run = await workerSilent(20_000);
     }, 120_000);
 
-    it('the broker gives up on the silent worker within ~2 × AMQP_HEARTBEAT_S (10 s; 15 s with margin)', () => {
-      expect(run.brokerGaveUpMs).toBeLessThan(15_000);
+    // RabbitMQ and amqplib both time a link out after 2 to 3 heartbeat intervals without data (10–15 s at 5 s).
+    it('the broker gives up on the silent worker within 2–3 × AMQP_HEARTBEAT_S (15 s; 17 s with margin)', () => {
+      expect(run.brokerGaveUpMs).toBeLessThan(17_000);
     });
 
-    it('the silent worker notices on its own: /health 503 within 15 s', () => {
-      expect(run.workerDownMs).toBeLessThan(15_000);
+    it('the silent worker notices on its own: /health 503 within 17 s', () => {
+      expect(run.workerDownMs).toBeLessThan(17_000);
       expect(run.workerOutput).toMatch(/consumer gone \(.*\); unacked requests go back to the queue/);
     });
 
