@@ -101,16 +101,26 @@ async function gatewayMetric(url: string, series: string): Promise<number> {
 
 async function startWorker(env: Record<string, string>): Promise<{ worker: AppProcess; health: string }> {
   const worker = new AppProcess('fib-worker', env);
-  const health = `${(await worker.waitForOutput(/health at (http:\/\/[\d.:]+)\/health/, 60_000))[1]}/health`;
-  await worker.waitForOutput(/consuming /, 60_000);
-  return { worker, health };
+  try {
+    const health = `${(await worker.waitForOutput(/health at (http:\/\/[\d.:]+)\/health/, 60_000))[1]}/health`;
+    await worker.waitForOutput(/consuming /, 60_000);
+    return { worker, health };
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
 }
 
 async function startGateway(env: Record<string, string>): Promise<{ gateway: AppProcess; url: string }> {
   const gateway = new AppProcess('gateway', env);
-  const url = await gateway.httpUrl(60_000);
-  await waitFor(async () => (await status(`${url}/fib/1`)) === 200, 30_000, 'gateway serving');
-  return { gateway, url };
+  try {
+    const url = await gateway.httpUrl(60_000);
+    await waitFor(async () => (await status(`${url}/fib/1`)) === 200, 30_000, 'gateway serving');
+    return { gateway, url };
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------- scenario 1
