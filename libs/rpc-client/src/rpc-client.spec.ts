@@ -24,8 +24,12 @@ class FakeChannel extends EventEmitter {
     return Promise.resolve({ consumerTag: 'ctag' });
   }
 
+  /** Consumer checks answered. */
+  checks = 0;
+
   checkQueue(): Promise<{ consumerCount: number }> {
     if (this.checkHangs) return new Promise(() => undefined);
+    this.checks++;
     return Promise.resolve({ consumerCount: this.consumerCount });
   }
 
@@ -308,6 +312,39 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
     expect(client.stats.silentLinkDrops).toBe(1);
     await waitUntil(() => connections.length >= 2 && client.isConnected);
+  });
+
+  it('checks a first zero consumer count again before refusing calls (a quorum leader election reports 0)', async () => {
+    const client = await open({ consumerCheckIntervalMs: 50 });
+    const checks = connections[0].channels[1];
+    const before = checks.checks;
+    checks.consumerCount = 0;
+    // one zero: not yet believed, calls still go out
+    await waitUntil(() => checks.checks >= before + 1);
+    expect(client.consumerCount).toBe(1);
+    void client.call(Buffer.from('1')).catch(() => undefined);
+    expect(connections[0].channels[0].published).toHaveLength(1);
+    // the election is over before the re-check: nothing was refused
+    checks.consumerCount = 1;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(client.consumerCount).toBe(1);
+    // two zeros in a row: the worker is gone; pending calls fail, new ones are refused
+    const pending = client.call(Buffer.from('2'));
+    checks.consumerCount = 0;
+    await expect(codeOf(pending)).resolves.toBe('NO_WORKER');
+    await expect(codeOf(client.call(Buffer.from('3')))).resolves.toBe('NO_WORKER');
+  });
+
+  it('does not drop a link the broker has blocked: its unanswered check is the alarm, not silence', async () => {
+    const client = await open({ consumerCheckIntervalMs: 20, consumerCheckTimeoutMs: 50 });
+    const first = connections[0];
+    first.emit('blocked', 'low on memory');
+    for (const channel of first.channels) channel.checkHangs = true;
+    first.checksHang = true;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(client.stats.silentLinkDrops).toBe(0);
+    expect(connections).toHaveLength(1);
+    expect(client.health()).toMatchObject({ status: 'down', reason: expect.stringMatching(/low on memory/) });
   });
 
   it('sends calls in flight again on the next link when resendOnLinkLoss is on, and the caller gets the answer', async () => {

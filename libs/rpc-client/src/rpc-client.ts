@@ -6,7 +6,7 @@ import {
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { BrokerLink, describeError, probeWritePermission } from '@app/runtime';
+import { boundedRoundTrip, BrokerLink, describeError, probeWritePermission } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,6 +24,9 @@ import {
 } from './errors';
 import { MAX_TIMEOUT_MS, RPC_CLIENT_DEFAULTS } from './rpc-client.constants';
 import { RpcCall, RpcCallOptions, RpcClientHealth, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
+
+/** A first zero consumer count after a non-zero one is checked again this soon (see onConsumerCount). */
+const ZERO_RECHECK_MS = 300;
 
 interface PendingCall {
   resolve(value: string): void;
@@ -75,6 +78,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   private consumers = 0;
   private notDraining = false;
   private checkTimer: NodeJS.Timeout | undefined;
+  private zeroSuspected = false;
   private onDrained: (() => void) | undefined;
 
   constructor(options: RpcClientOptions = {}) {
@@ -312,13 +316,15 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   private onUp(session: Session, node: string): void {
     this.notDraining = false;
-    this.consumers = session.initialConsumers;
     if (this.everUp) this.stats.reconnects++;
     this.everUp = true;
     const path = this.options.replyMode === 'direct' ? session.replyTo : 'callback queue';
-    this.logger.log(`connected to ${node}; reply path ${path}; ${this.consumers} consumer(s) on ${this.options.queue}`);
+    this.logger.log(
+      `connected to ${node}; reply path ${path}; ${session.initialConsumers} consumer(s) on ${this.options.queue}`,
+    );
     this.resendParked(session);
-    this.scheduleConsumerCheck(session);
+    this.zeroSuspected = false;
+    this.onConsumerCount(session, session.initialConsumers);
   }
 
   private onDown(_session: Session, reason: string): void {
@@ -396,9 +402,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     this.settle(correlationId)?.reject(new NoWorkerError(this.options.queue, 'unroutable'));
   }
 
-  private scheduleConsumerCheck(session: Session): void {
+  private scheduleConsumerCheck(session: Session, delayMs = this.options.consumerCheckIntervalMs): void {
     clearTimeout(this.checkTimer);
-    this.checkTimer = setTimeout(() => void this.checkConsumers(session), this.options.consumerCheckIntervalMs);
+    this.checkTimer = setTimeout(() => void this.checkConsumers(session), delayMs);
   }
 
   private stopConsumerChecks(): void {
@@ -415,19 +421,37 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
    */
   private async checkConsumers(session: Session): Promise<void> {
     if (this.link.session !== session) return;
-    let timer: NodeJS.Timeout | undefined;
-    const silent = new Promise<'silent'>((resolve) => {
-      timer = setTimeout(() => resolve('silent'), this.options.consumerCheckTimeoutMs);
-    });
-    const count = await Promise.race([this.countConsumers(session), silent]);
-    clearTimeout(timer);
+    const counting = this.countConsumers(session);
+    let count = await boundedRoundTrip(counting, this.options.consumerCheckTimeoutMs, () => 0);
     if (this.link.session !== session) return;
+    if (count === 'silent' && this.link.status.blocked !== undefined) {
+      // RabbitMQ stops reading a blocked connection's socket until it unblocks it: no answer is expected, and the
+      // link is not silent (the broker keeps sending heartbeats, which still guard it). Wait for the answer.
+      count = await counting;
+      if (this.link.session !== session) return;
+    }
     if (count === 'silent') {
       this.stats.silentLinkDrops++;
       this.link.drop(`no answer to the consumer check within ${this.options.consumerCheckTimeoutMs} ms`);
       return;
     }
-    if (count === 0 && this.consumers === 0 && this.pending.size > 0) {
+    this.onConsumerCount(session, count);
+  }
+
+  /**
+   * RabbitMQ reports a quorum queue's consumers as 0 when its leader does not
+   * answer within 250 ms (a leader election after a node loss): a first zero
+   * after a non-zero count is checked again shortly before calls are refused.
+   * A second zero in a row fails the calls pending: nobody is left to answer them.
+   */
+  private onConsumerCount(session: Session, count: number): void {
+    if (count === 0 && this.consumers > 0 && !this.zeroSuspected) {
+      this.zeroSuspected = true;
+      this.scheduleConsumerCheck(session, ZERO_RECHECK_MS);
+      return;
+    }
+    this.zeroSuspected = false;
+    if (count === 0 && this.pending.size > 0) {
       const failed = this.failAll(() => new NoWorkerError(this.options.queue, 'no-consumers'));
       this.logger.warn(`no worker consuming ${this.options.queue}; ${failed} pending calls failed`);
     }

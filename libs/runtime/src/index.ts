@@ -6,3 +6,4 @@ export * from './env.config';
 export * from './link-settings';
 export * from './process-lifecycle';
 export * from './write-permission';
+export * from './round-trip';
