@@ -62,6 +62,15 @@ export class WorkerMetrics {
         this.inc(server.stats.unpublishable);
       },
     });
+    new Counter({
+      name: 'fib_worker_broker_silent_link_drops_total',
+      help: 'Links dropped because the broker left the periodic question unanswered (a silent link, a frozen node); 0 under healthy load',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.silentLinkDrops);
+      },
+    });
     new Gauge({
       name: 'fib_worker_in_flight',
       help: 'Requests delivered to this worker and not yet answered',

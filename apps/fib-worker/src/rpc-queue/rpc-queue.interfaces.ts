@@ -56,4 +56,6 @@ export interface RpcQueueServerStats {
   expired: number;
   /** Replies that could not be published (e.g. a property that cannot be echoed); the request was acked all the same. */
   unpublishable: number;
+  /** Links dropped because the broker left the worker's periodic question unanswered (a silent link, a frozen node). */
+  silentLinkDrops: number;
 }

@@ -11,7 +11,7 @@ import {
 import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { BrokerLink, describeError, probeWritePermission } from '@app/runtime';
+import { boundedRoundTrip, BrokerLink, describeError, probeWritePermission } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { PinoLogger } from 'nestjs-pino';
 import { isObservable, lastValueFrom } from 'rxjs';
@@ -26,7 +26,14 @@ interface Session {
   channel: Channel;
   consumerTag: string;
   acks: AckBatcher;
+  /** The liveness check's own channel (a passive declare of an absent queue closes the channel it runs on). */
+  checkChannel?: Channel;
+  livenessTimer?: NodeJS.Timeout;
 }
+
+/** How often the worker asks the broker a question, and how long it waits for the answer before it drops a silent link. */
+const LIVENESS_INTERVAL_MS = 1000;
+const LIVENESS_TIMEOUT_MS = 3000;
 
 /** How long close() waits for the broker to confirm the consumer's cancel on a link that may be silent. */
 const CANCEL_WAIT_MS = 2000;
@@ -45,7 +52,14 @@ const CANCEL_WAIT_MS = 2000;
  * then consume it.
  */
 export class RpcQueueServer extends Server implements CustomTransportStrategy {
-  readonly stats: RpcQueueServerStats = { answered: 0, failed: {}, dropped: 0, expired: 0, unpublishable: 0 };
+  readonly stats: RpcQueueServerStats = {
+    answered: 0,
+    failed: {},
+    dropped: 0,
+    expired: 0,
+    unpublishable: 0,
+    silentLinkDrops: 0,
+  };
   protected override readonly logger = new Logger(RpcQueueServer.name);
 
   private readonly link: BrokerLink<Session>;
@@ -67,11 +81,14 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
       auth: options.auth,
       logger: this.logger,
       setup: (connection) => this.setUp(connection),
-      onUp: (_session, node) =>
+      onUp: (session, node) => {
+        this.scheduleLivenessCheck(session);
         this.logger.log(
           `consuming ${queue} on ${node} (prefetch ${options.prefetch}, declares ${queueType} if absent)`,
-        ),
-      onDown: (_session, reason) => {
+        );
+      },
+      onDown: (session, reason) => {
+        clearTimeout(session.livenessTimer);
         if (reason !== 'closing') this.logger.warn(`consumer gone (${reason}); unacked requests go back to the queue`);
       },
       explain: (error) => explainQueueRefusal(error, queue, queueType),
@@ -147,6 +164,50 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     });
     session.consumerTag = (await channel.consume(queue, (message) => this.onMessage(message, session))).consumerTag;
     return session;
+  }
+
+  private scheduleLivenessCheck(session: Session): void {
+    session.livenessTimer = setTimeout(() => void this.checkLiveness(session), LIVENESS_INTERVAL_MS);
+  }
+
+  /**
+   * The worker's own periodic round trip, like the gateway's consumer check:
+   * the heartbeat alone takes two missed intervals (~10–15 s) to notice a
+   * silent link or a frozen node; a question left unanswered for
+   * LIVENESS_TIMEOUT_MS drops the link sooner, and the worker re-consumes on
+   * the next node.
+   */
+  private async checkLiveness(session: Session): Promise<void> {
+    if (this.link.session !== session) return;
+    const asking = this.askBroker(session).catch(() => 'refused' as const);
+    let answer = await boundedRoundTrip(asking, LIVENESS_TIMEOUT_MS, () => 'refused' as const);
+    if (this.link.session !== session) return;
+    if (answer === 'silent' && this.link.status.blocked !== undefined) {
+      // A connection blocked by a resource alarm is not read by the broker until it unblocks: not silent (the
+      // heartbeat still guards it). Wait for the answer.
+      answer = await asking;
+      if (this.link.session !== session) return;
+    }
+    if (answer === 'silent') {
+      this.stats.silentLinkDrops++;
+      this.link.drop(`no answer from the broker within ${LIVENESS_TIMEOUT_MS} ms`);
+      return;
+    }
+    this.scheduleLivenessCheck(session);
+  }
+
+  private async askBroker(session: Session): Promise<'answered'> {
+    if (session.checkChannel === undefined) {
+      const channel = await session.connection.createChannel();
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        if (session.checkChannel === channel) session.checkChannel = undefined;
+      });
+      session.checkChannel = channel;
+    }
+    // Any answer will do, a 404 included (a deleted queue reaches us as a consumer cancel anyway).
+    await session.checkChannel.checkQueue(this.options.queue);
+    return 'answered';
   }
 
   private onMessage(message: ConsumeMessage | null, session: Session): void {
