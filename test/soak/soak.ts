@@ -188,4 +188,9 @@ async function main(): Promise<void> {
   process.exit(ok ? 0 : 1);
 }
 
-void main();
+// SOAK_MODE=cluster: node kills and freezes of a private 3-node cluster instead (test/soak/cluster-soak.ts).
+if (process.env.SOAK_MODE === 'cluster') {
+  void import('./cluster-soak').then(async ({ runClusterSoak }) => process.exit((await runClusterSoak()) ? 0 : 1));
+} else {
+  void main();
+}
