@@ -6,7 +6,7 @@ import {
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { boundedRoundTrip, BrokerLink, describeError, probeWritePermission } from '@app/runtime';
+import { askWithin, BrokerLink, describeError, probeWritePermission, QueueProbe } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import {
@@ -49,7 +49,8 @@ interface Session {
   connection: ChannelModel;
   channel: Channel;
   replyTo: string;
-  checkChannel: Channel | undefined;
+  /** The consumer check's passive declares. */
+  probe: QueueProbe;
   initialConsumers: number;
 }
 
@@ -290,7 +291,13 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   private async setUp(connection: ChannelModel): Promise<Session> {
     const channel = await connection.createChannel();
-    const session: Session = { connection, channel, replyTo: '', checkChannel: undefined, initialConsumers: 0 };
+    const session: Session = {
+      connection,
+      channel,
+      replyTo: '',
+      probe: new QueueProbe(connection, this.options.queue),
+      initialConsumers: 0,
+    };
     // Set-up failures are logged once by the broker link; only a live session's channel errors are news.
     channel.on('error', (error: unknown) => {
       if (this.link.session === session) this.logger.warn(`channel error: ${describeError(error)}`);
@@ -421,15 +428,12 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
    */
   private async checkConsumers(session: Session): Promise<void> {
     if (this.link.session !== session) return;
-    const counting = this.countConsumers(session);
-    let count = await boundedRoundTrip(counting, this.options.consumerCheckTimeoutMs, () => 0);
+    const count = await askWithin(
+      this.countConsumers(session),
+      this.options.consumerCheckTimeoutMs,
+      () => this.link.status.blocked !== undefined,
+    );
     if (this.link.session !== session) return;
-    if (count === 'silent' && this.link.status.blocked !== undefined) {
-      // RabbitMQ stops reading a blocked connection's socket until it unblocks it: no answer is expected, and the
-      // link is not silent (the broker keeps sending heartbeats, which still guard it). Wait for the answer.
-      count = await counting;
-      if (this.link.session !== session) return;
-    }
     if (count === 'silent') {
       this.stats.silentLinkDrops++;
       this.link.drop(`no answer to the consumer check within ${this.options.consumerCheckTimeoutMs} ms`);
@@ -459,23 +463,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     this.scheduleConsumerCheck(session);
   }
 
-  /** Consumer count on a channel of its own (a passive declare of an absent queue closes the channel it runs on). */
-  private async countConsumers(session: Session): Promise<number> {
-    try {
-      if (session.checkChannel === undefined) {
-        const channel = await session.connection.createChannel();
-        channel.on('error', () => undefined);
-        channel.on('close', () => {
-          if (session.checkChannel === channel) session.checkChannel = undefined;
-        });
-        session.checkChannel = channel;
-      }
-      return (await session.checkChannel.checkQueue(this.options.queue)).consumerCount;
-    } catch (error) {
-      // 404: the queue does not exist. Anything else (the link going down) is the link's to handle.
-      if ((error as { code?: unknown }).code !== 404) this.logger.debug(`consumer check: ${describeError(error)}`);
-      return 0;
-    }
+  /** Consumer count, 0 when the queue is absent (404) or the link is going down (the link handles that). */
+  private countConsumers(session: Session): Promise<number> {
+    return session.probe.consumerCount().catch(() => 0);
   }
 
   private failAll(error: (correlationId: string) => RpcClientError): number {

@@ -7,3 +7,4 @@ export * from './link-settings';
 export * from './process-lifecycle';
 export * from './write-permission';
 export * from './round-trip';
+export * from './queue-probe';

@@ -11,7 +11,7 @@ import {
 import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { boundedRoundTrip, BrokerLink, describeError, probeWritePermission } from '@app/runtime';
+import { askWithin, BrokerLink, describeError, probeWritePermission, QueueProbe } from '@app/runtime';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { PinoLogger } from 'nestjs-pino';
 import { isObservable, lastValueFrom } from 'rxjs';
@@ -26,8 +26,8 @@ interface Session {
   channel: Channel;
   consumerTag: string;
   acks: AckBatcher;
-  /** The liveness check's own channel (a passive declare of an absent queue closes the channel it runs on). */
-  checkChannel?: Channel;
+  /** The liveness check's question to the broker. */
+  probe: QueueProbe;
   livenessTimer?: NodeJS.Timeout;
 }
 
@@ -150,7 +150,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     if (adopted.declared) this.logger.log(`declared ${queue} as a ${queueType} queue`);
     const channel = await connection.createChannel();
     const acks = new AckBatcher(channel, Math.max(1, Math.floor(prefetch / 2)));
-    const session: Session = { connection, channel, consumerTag: '', acks };
+    const session: Session = { connection, channel, consumerTag: '', acks, probe: new QueueProbe(connection, queue) };
     // Set-up failures are logged once by the broker link; only a live session's channel errors are news.
     channel.on('error', (error: unknown) => {
       if (this.link.session === session) this.logger.warn(`channel error: ${describeError(error)}`);
@@ -179,35 +179,19 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
    */
   private async checkLiveness(session: Session): Promise<void> {
     if (this.link.session !== session) return;
-    const asking = this.askBroker(session).catch(() => 'refused' as const);
-    let answer = await boundedRoundTrip(asking, LIVENESS_TIMEOUT_MS, () => 'refused' as const);
+    // Any answer will do, a 404 included (a deleted queue reaches us as a consumer cancel anyway).
+    const asking = session.probe.consumerCount().then(
+      () => 'answered',
+      () => 'answered',
+    );
+    const answer = await askWithin(asking, LIVENESS_TIMEOUT_MS, () => this.link.status.blocked !== undefined);
     if (this.link.session !== session) return;
-    if (answer === 'silent' && this.link.status.blocked !== undefined) {
-      // A connection blocked by a resource alarm is not read by the broker until it unblocks: not silent (the
-      // heartbeat still guards it). Wait for the answer.
-      answer = await asking;
-      if (this.link.session !== session) return;
-    }
     if (answer === 'silent') {
       this.stats.silentLinkDrops++;
       this.link.drop(`no answer from the broker within ${LIVENESS_TIMEOUT_MS} ms`);
       return;
     }
     this.scheduleLivenessCheck(session);
-  }
-
-  private async askBroker(session: Session): Promise<'answered'> {
-    if (session.checkChannel === undefined) {
-      const channel = await session.connection.createChannel();
-      channel.on('error', () => undefined);
-      channel.on('close', () => {
-        if (session.checkChannel === channel) session.checkChannel = undefined;
-      });
-      session.checkChannel = channel;
-    }
-    // Any answer will do, a 404 included (a deleted queue reaches us as a consumer cancel anyway).
-    await session.checkChannel.checkQueue(this.options.queue);
-    return 'answered';
   }
 
   private onMessage(message: ConsumeMessage | null, session: Session): void {
