@@ -34,6 +34,21 @@ export interface RpcClientOptions {
    */
   resendOnLinkLoss?: boolean;
   /**
+   * Requests are published with publisher confirms: one the broker has not confirmed within this many
+   * ms means the link cannot deliver (RabbitMQ 3.10, a quorum queue's leader lost with the node the
+   * client failed over from), and the link is dropped like a silent one; so is a link whose request the
+   * broker nacked. 0: no confirms.
+   * @default 1000
+   */
+  confirmTimeoutMs?: number;
+  /**
+   * After a lost link, for up to this many ms (while the client fails over to another node), new calls
+   * wait for the next link instead of failing BROKER_UNAVAILABLE at once; they fail 503 when the window
+   * ends, when every node has refused once, or at their deadline. 0: new calls fail at once.
+   * @default 0
+   */
+  failoverHoldMs?: number;
+  /**
    * How often one call may be sent again after link losses.
    * @default 2
    */
@@ -62,8 +77,9 @@ export interface RpcClientOptions {
   maxInFlight?: number;
   /**
    * Reply path: `queue` is the tutorial's exclusive server-named callback queue,
-   * `direct` is direct reply-to (`amq.rabbitmq.reply-to`).
-   * @default 'queue'
+   * `direct` is direct reply-to (`amq.rabbitmq.reply-to`): as fast, and it needs no queue declared, so a
+   * failover goes on while another node of the cluster is frozen (README, Cluster).
+   * @default 'direct'
    */
   replyMode?: 'queue' | 'direct';
   /**
@@ -115,6 +131,8 @@ export interface RpcClientStats {
   reconnects: number;
   /** Links this client declared dead because its consumer check got no answer in time. */
   silentLinkDrops: number;
+  /** Links this client dropped because the broker nacked a request or did not confirm it in time (confirmTimeoutMs). */
+  refusedLinkDrops: number;
   /** Requests sent again on a new link after their link was lost. */
   resends: number;
   /** Calls cancelled by their caller's AbortSignal. */

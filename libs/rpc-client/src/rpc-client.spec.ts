@@ -13,6 +13,20 @@ class FakeChannel extends EventEmitter {
   publishReturns = true;
   /** While true, consumer checks never answer (a silent link). */
   checkHangs = false;
+  /** A confirm channel (publisher confirms on): publish takes a callback. */
+  confirming = false;
+  /** While true, the broker confirms every publish (asynchronously); else they wait in `unconfirmed`. */
+  autoConfirm = true;
+  readonly unconfirmed: ((error: Error | null) => void)[] = [];
+
+  constructor() {
+    super();
+    // as amqplib's Channel does, from its constructor (so before any listener of the client's): a closing
+    // channel calls back every unconfirmed publish with an error that is no nack
+    this.on('close', () => {
+      for (const confirmed of this.unconfirmed.splice(0)) confirmed(new Error('channel closed'));
+    });
+  }
   private onReply: ((message: ConsumeMessage | null) => void) | undefined;
 
   assertQueue(): Promise<{ queue: string }> {
@@ -40,14 +54,29 @@ class FakeChannel extends EventEmitter {
     return Promise.resolve();
   }
 
-  publish(_exchange: string, routingKey: string, body: Buffer, options: Options.Publish): boolean {
+  publish(
+    _exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: Options.Publish,
+    confirmed?: (error: Error | null) => void,
+  ): boolean {
     if (routingKey === WRITE_PROBE_ROUTING_KEY) {
       this.probes++;
       return true;
     }
     if (this.publishThrows) throw new Error('Channel closed');
     this.published.push({ routingKey, body, options });
+    if (confirmed !== undefined) {
+      if (this.autoConfirm) void Promise.resolve().then(() => confirmed(null));
+      else this.unconfirmed.push(confirmed);
+    }
     return this.publishReturns;
+  }
+
+  /** The broker's basic.nack of every publish not yet confirmed. */
+  nackAll(): void {
+    for (const confirmed of this.unconfirmed.splice(0)) confirmed(new Error('message nacked'));
   }
 
   reply(correlationId: string | undefined, body: string, type?: string): void {
@@ -69,11 +98,21 @@ class FakeConnection extends EventEmitter {
   /** Set on every channel this connection opens from now on. */
   checksHang = false;
 
+  /** Set on every confirm channel this connection opens from now on. */
+  autoConfirm = true;
+
   createChannel(): Promise<FakeChannel> {
     const channel = new FakeChannel();
     channel.checkHangs = this.checksHang;
     this.channels.push(channel);
     return Promise.resolve(channel);
+  }
+
+  async createConfirmChannel(): Promise<FakeChannel> {
+    const channel = await this.createChannel();
+    channel.confirming = true;
+    channel.autoConfirm = this.autoConfirm;
+    return channel;
   }
 
   close(): Promise<void> {
@@ -108,7 +147,13 @@ describe('RpcClient (faked channel)', () => {
 
   beforeEach(async () => {
     connections.length = 0;
-    client = new RpcClient({ queue: 'q', timeoutMs: 1000, maxInFlight: 3, consumerCheckIntervalMs: 60_000 });
+    client = new RpcClient({
+      queue: 'q',
+      replyMode: 'queue',
+      timeoutMs: 1000,
+      maxInFlight: 3,
+      consumerCheckIntervalMs: 60_000,
+    });
     await client.connect();
     channel = connections[0].channels[0];
   });
@@ -126,11 +171,13 @@ describe('RpcClient (faked channel)', () => {
     expect(body.toString()).toBe('30');
     expect(options).toMatchObject({
       replyTo: 'amq.gen-fake',
-      expiration: 1000,
       contentType: 'text/plain',
       mandatory: true,
     });
     expect(typeof options.correlationId).toBe('string');
+    // what is left of the deadline, in ms: the whole timeout unless a millisecond ticked since the call
+    expect(Number(options.expiration)).toBeGreaterThan(990);
+    expect(Number(options.expiration)).toBeLessThanOrEqual(1000);
     // set-up probed the write permission once, before any call
     expect(channel.probes).toBe(1);
   });
@@ -256,7 +303,8 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     const deadline = (options.headers as Record<string, number>)['x-deadline'];
     expect(deadline).toBeGreaterThanOrEqual(before + 700);
     expect(deadline).toBeLessThanOrEqual(Date.now() + 700);
-    expect(options.expiration).toBe(700);
+    expect(Number(options.expiration)).toBeGreaterThan(690);
+    expect(Number(options.expiration)).toBeLessThanOrEqual(700);
   });
 
   it('fails new calls with FLOW_CONTROL while the broker blocks the connection, and health says why', async () => {
@@ -359,6 +407,163 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     channel.reply(call.correlationId, '832040');
     await expect(call.reply).resolves.toBe('832040');
     expect(client.stats.resends).toBe(1);
+  });
+
+  it('replies by direct reply-to by default: nothing declared', async () => {
+    const client = await open();
+    void client.call(Buffer.from('1')).catch(() => undefined);
+    expect(connections[0].channels[0].published[0].options.replyTo).toBe('amq.rabbitmq.reply-to');
+  });
+
+  it('publishes requests with publisher confirms, or on a plain channel when confirmTimeoutMs is 0', async () => {
+    await open();
+    expect(connections[0].channels[0].confirming).toBe(true);
+    await open({ confirmTimeoutMs: 0 });
+    expect(connections[0].channels[0].confirming).toBe(false);
+  });
+
+  it('drops a link whose requests the broker does not confirm in time, and sends them again on the next link', async () => {
+    const client = await open({ resendOnLinkLoss: true, confirmTimeoutMs: 50, reconnectDelayMs: [10, 10] });
+    const first = connections[0].channels[0];
+    first.autoConfirm = false;
+    const call = client.send(Buffer.from('30'));
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+    expect(client.stats.refusedLinkDrops).toBe(1);
+    const channel = connections[1].channels[0];
+    expect(channel.published.map(({ options }) => options.correlationId)).toEqual([call.correlationId]);
+    channel.reply(call.correlationId, '832040');
+    await expect(call.reply).resolves.toBe('832040');
+    // confirmed on the new link: no further drop
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(client.stats.refusedLinkDrops).toBe(1);
+  });
+
+  it('keeps a link whose requests are confirmed, however long their replies take', async () => {
+    const client = await open({ confirmTimeoutMs: 30 });
+    const call = client.call(Buffer.from('30'), { timeoutMs: 300 });
+    await expect(codeOf(call)).resolves.toBe('TIMEOUT');
+    expect(client.stats.refusedLinkDrops).toBe(0);
+    expect(connections).toHaveLength(1);
+  });
+
+  it('does not drop a link the broker has blocked: nothing is confirmed during an alarm, by design', async () => {
+    const client = await open({ confirmTimeoutMs: 30 });
+    connections[0].channels[0].autoConfirm = false;
+    void client.call(Buffer.from('1'), { timeoutMs: 500 }).catch(() => undefined);
+    connections[0].emit('blocked', 'low on memory');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(client.stats.refusedLinkDrops).toBe(0);
+    expect(connections).toHaveLength(1);
+  });
+
+  it('drops a link whose request the broker nacks and sends the call again on the next (a channel left with a lost quorum leader)', async () => {
+    const client = await open({ resendOnLinkLoss: true, confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
+    const first = connections[0].channels[0];
+    first.autoConfirm = false;
+    const call = client.send(Buffer.from('30'));
+    first.nackAll();
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+    expect(client.stats.refusedLinkDrops).toBe(1);
+    const channel = connections[1].channels[0];
+    expect(channel.published.map(({ options }) => options.correlationId)).toEqual([call.correlationId]);
+    channel.reply(call.correlationId, '832040');
+    await expect(call.reply).resolves.toBe('832040');
+  });
+
+  it('sends nacked calls again even without resendOnLinkLoss: they never reached the queue', async () => {
+    const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
+    const channel = connections[0].channels[0];
+    channel.autoConfirm = false;
+    const calls = [1, 2, 3].map((n) => client.send(Buffer.from(String(n))));
+    // one nack frame for all three (multiple): each call is marked before the link is dropped, once
+    channel.nackAll();
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+    expect(client.stats.refusedLinkDrops).toBe(1);
+    const next = connections[1].channels[0];
+    expect(next.published).toHaveLength(3);
+    calls.forEach((call, i) => next.reply(call.correlationId, String(i + 1)));
+    await expect(Promise.all(calls.map((call) => call.reply))).resolves.toEqual(['1', '2', '3']);
+    expect(client.stats.resends).toBe(0);
+  });
+
+  it("does not take a closing channel's error callbacks for nacks", async () => {
+    const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
+    const channel = connections[0].channels[0];
+    channel.autoConfirm = false;
+    const call = client.call(Buffer.from('1'));
+    channel.emit('close');
+    await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
+    expect(client.stats.refusedLinkDrops).toBe(0);
+  });
+
+  it('waits confirmTimeoutMs again after flow control ends before it drops a link', async () => {
+    const client = await open({ confirmTimeoutMs: 100 });
+    connections[0].channels[0].autoConfirm = false;
+    void client.call(Buffer.from('1'), { timeoutMs: 2000 }).catch(() => undefined);
+    connections[0].emit('blocked', 'low on memory');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    connections[0].emit('unblocked');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.stats.refusedLinkDrops).toBe(0);
+    await waitUntil(() => client.stats.refusedLinkDrops === 1);
+  });
+
+  it('holds new calls while failing over (failoverHoldMs) and sends them on the next link', async () => {
+    const client = await open({ failoverHoldMs: 500, reconnectDelayMs: [10, 10] });
+    connections[0].emit('close');
+    expect(client.isConnected).toBe(false);
+    const call = client.send(Buffer.from('30'));
+    expect(call.correlationId).toBeDefined();
+    await waitUntil(() => connections.length >= 2 && client.isConnected);
+    const channel = connections[1].channels[0];
+    expect(channel.published.map(({ options }) => options.correlationId)).toEqual([call.correlationId]);
+    channel.reply(call.correlationId, '832040');
+    await expect(call.reply).resolves.toBe('832040');
+    // never sent before: not a re-send
+    expect(client.stats.resends).toBe(0);
+  });
+
+  it('fails held calls with BROKER_UNAVAILABLE when the hold ends with no link, then refuses new ones at once', async () => {
+    const client = await open({
+      urls: ['amqp://a', 'amqp://b', 'amqp://c'],
+      failoverHoldMs: 100,
+      reconnectDelayMs: [5000, 5000],
+    });
+    failConnects = true;
+    try {
+      connections[0].emit('close');
+      const startedAt = Date.now();
+      const held = client.call(Buffer.from('1'));
+      await expect(codeOf(held)).resolves.toBe('BROKER_UNAVAILABLE');
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(90);
+      expect(Date.now() - startedAt).toBeLessThan(1000);
+      await expect(codeOf(client.call(Buffer.from('2')))).resolves.toBe('BROKER_UNAVAILABLE');
+    } finally {
+      failConnects = false;
+    }
+  });
+
+  it('never holds calls before the first link is up, and fails held calls at once when every node refused', async () => {
+    failConnects = true;
+    try {
+      const fresh = new RpcClient({ queue: 'q', failoverHoldMs: 5000, reconnectDelayMs: [5000, 5000] });
+      clients.push(fresh);
+      await fresh.connect();
+      await expect(codeOf(fresh.call(Buffer.from('1')))).resolves.toBe('BROKER_UNAVAILABLE');
+    } finally {
+      failConnects = false;
+    }
+    const client = await open({ failoverHoldMs: 5000, reconnectDelayMs: [10, 10] });
+    failConnects = true;
+    try {
+      connections[0].emit('close');
+      const startedAt = Date.now();
+      const held = client.call(Buffer.from('1'));
+      await expect(codeOf(held)).resolves.toBe('BROKER_UNAVAILABLE');
+      expect(Date.now() - startedAt).toBeLessThan(1000);
+    } finally {
+      failConnects = false;
+    }
   });
 
   it('fails kept calls with CONNECTION_LOST at once when no node can be reached', async () => {

@@ -7,7 +7,7 @@ import {
 } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { askWithin, BrokerLink, describeError, probeWritePermission, QueueProbe } from '@app/runtime';
-import { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
+import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import {
   BrokerUnavailableError,
@@ -39,8 +39,15 @@ interface PendingCall {
   options: RpcCallOptions;
   /** Times sent again after a lost link. */
   resends: number;
-  /** Waiting for a link to be sent again on. */
+  /** Waiting for a link to be sent (again) on. */
   parked: boolean;
+  /** Made while the client failed over, and not sent yet: it waits for the next link (failoverHoldMs). */
+  held: boolean;
+  /** The broker nacked it: it never reached the queue, so sending it again is no duplicate. */
+  nacked: boolean;
+  /** The session the request last went out on, and when (epoch ms); 0 once the broker confirmed it. */
+  sentOn?: Session;
+  sentAt: number;
   unlisten?: () => void;
 }
 
@@ -48,6 +55,12 @@ interface PendingCall {
 interface Session {
   connection: ChannelModel;
   channel: Channel;
+  /** The same channel in confirm mode, unless confirmTimeoutMs is 0. */
+  confirms: ConfirmChannel | undefined;
+  /** The request channel has closed: amqplib then calls back every unconfirmed publish with an error that is no nack. */
+  channelClosed: boolean;
+  /** A nack was seen; the link is dropped once, after every nack of that read has marked its call. */
+  refused: boolean;
   replyTo: string;
   /** The consumer check's passive declares. */
   probe: QueueProbe;
@@ -66,7 +79,14 @@ interface Session {
  * with its own deadline timer.
  */
 export class RpcClient implements OnModuleInit, OnApplicationShutdown {
-  readonly stats: RpcClientStats = { unknownReplies: 0, reconnects: 0, silentLinkDrops: 0, resends: 0, cancelled: 0 };
+  readonly stats: RpcClientStats = {
+    unknownReplies: 0,
+    reconnects: 0,
+    silentLinkDrops: 0,
+    refusedLinkDrops: 0,
+    resends: 0,
+    cancelled: 0,
+  };
 
   private readonly options: typeof RPC_CLIENT_DEFAULTS & RpcClientOptions;
   private readonly logger = new Logger(RpcClient.name);
@@ -81,6 +101,12 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   private checkTimer: NodeJS.Timeout | undefined;
   private zeroSuspected = false;
   private onDrained: (() => void) | undefined;
+  private confirmTimer: NodeJS.Timeout | undefined;
+  /** While failing over after a lost link: new calls wait for the next link until then (epoch ms). */
+  private holdUntil = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Last time publishing was held back (flow control): confirms are not expected before it (epoch ms). */
+  private flowSeenAt = 0;
 
   constructor(options: RpcClientOptions = {}) {
     this.options = { ...RPC_CLIENT_DEFAULTS, ...withoutUndefined(options) };
@@ -90,6 +116,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     checkInteger(queue, 'consumerCheckIntervalMs', this.options.consumerCheckIntervalMs, 1, MAX_TIMEOUT_MS);
     checkInteger(queue, 'consumerCheckTimeoutMs', this.options.consumerCheckTimeoutMs, 1, MAX_TIMEOUT_MS);
     checkInteger(queue, 'maxResends', this.options.maxResends, 0, 100);
+    checkInteger(queue, 'confirmTimeoutMs', this.options.confirmTimeoutMs, 0, MAX_TIMEOUT_MS);
+    checkInteger(queue, 'failoverHoldMs', this.options.failoverHoldMs, 0, MAX_TIMEOUT_MS);
     this.link = new BrokerLink<Session>({
       urls: this.options.urls ?? [this.options.url],
       connectionName: this.options.connectionName,
@@ -102,10 +130,13 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       setup: (connection) => this.setUp(connection),
       onUp: (session, node) => this.onUp(session, node),
       onDown: (session, reason) => this.onDown(session, reason),
-      explain: (error) => explainRefusal(error),
+      explain: (error) => explainRefusal(error, this.options.replyMode),
+      onFlow: () => {
+        this.flowSeenAt = Date.now();
+      },
       onAttemptFailed: (consecutive) => {
         // Every node refused once: no link is coming soon, so calls kept to be sent again fail now (503).
-        if (consecutive >= this.nodeCount) this.failParked();
+        if (consecutive >= this.nodeCount) this.failParked('no broker node reachable');
       },
     });
   }
@@ -171,7 +202,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const failure = this.refusal(timeoutMs, options.signal);
-    if (failure) return { correlationId: undefined, reply: Promise.reject(failure) };
+    if (failure !== undefined && failure !== 'hold')
+      return { correlationId: undefined, reply: Promise.reject(failure) };
+    const held = failure === 'hold';
     const session = this.link.session as Session;
     const correlationId = this.idPrefix + (this.nextId++).toString(36);
 
@@ -186,7 +219,10 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         body,
         options,
         resends: 0,
-        parked: false,
+        parked: held,
+        held,
+        nacked: false,
+        sentAt: 0,
       };
       this.pending.set(correlationId, call);
       const signal = options.signal;
@@ -199,7 +235,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         signal.addEventListener('abort', onAbort, { once: true });
         call.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
-      this.publish(session, correlationId, call);
+      if (!held) this.publish(session, correlationId, call);
     });
     return { correlationId, reply };
   }
@@ -217,10 +253,13 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     }
     this.failAll(() => new ClientClosedError(this.options.queue));
     this.stopConsumerChecks();
+    this.stopConfirmWatch();
+    this.endHold();
     await this.link.close();
   }
 
-  private refusal(timeoutMs: number, signal: AbortSignal | undefined): RpcClientError | undefined {
+  /** Why a new call is refused; 'hold' while failing over: it waits for the next link (see onDown). */
+  private refusal(timeoutMs: number, signal: AbortSignal | undefined): RpcClientError | 'hold' | undefined {
     const { queue } = this.options;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
       return new InvalidOptionsError(queue, 'timeoutMs', timeoutMs, `an integer from 1 to ${MAX_TIMEOUT_MS}`);
@@ -230,7 +269,12 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       this.stats.cancelled++;
       return new CallCancelledError(queue, undefined);
     }
-    if (this.link.status.state !== 'ready') return new BrokerUnavailableError(queue);
+    if (this.link.status.state !== 'ready') {
+      if (Date.now() >= this.holdUntil) return new BrokerUnavailableError(queue);
+      return this.pending.size >= this.options.maxInFlight
+        ? new OverloadedError(queue, this.options.maxInFlight)
+        : 'hold';
+    }
     const held = this.flowControl();
     if (held !== undefined) return new FlowControlError(queue, held);
     if (this.consumers === 0) return new NoWorkerError(queue, 'no-consumers');
@@ -246,18 +290,29 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   }
 
   private publish(session: Session, correlationId: string, call: PendingCall): void {
-    // A first send carries the whole timeout; a re-send what is left of it.
-    const remainingMs = call.resends === 0 ? call.timeoutMs : Math.max(1, call.deadline - Date.now());
+    // What is left of the deadline: the whole timeout on a first send, less on a held call or a re-send.
+    const remainingMs = Math.max(1, call.deadline - Date.now());
+    const options = {
+      correlationId,
+      replyTo: session.replyTo,
+      expiration: remainingMs,
+      contentType: TEXT_CONTENT_TYPE,
+      mandatory: true,
+      messageId: call.options.messageId,
+      headers: { ...call.options.headers, [DEADLINE_HEADER]: call.deadline },
+    };
     try {
-      const written = session.channel.publish('', this.options.queue, call.body, {
-        correlationId,
-        replyTo: session.replyTo,
-        expiration: remainingMs,
-        contentType: TEXT_CONTENT_TYPE,
-        mandatory: true,
-        messageId: call.options.messageId,
-        headers: { ...call.options.headers, [DEADLINE_HEADER]: call.deadline },
-      });
+      let written: boolean;
+      if (session.confirms === undefined) {
+        written = session.channel.publish('', this.options.queue, call.body, options);
+      } else {
+        call.sentOn = session;
+        call.sentAt = Date.now();
+        written = session.confirms.publish('', this.options.queue, call.body, options, (error) =>
+          this.onConfirm(session, correlationId, call, error),
+        );
+        this.watchConfirms(session);
+      }
       // Sent, but buffered past the high-water mark: refuse further calls until 'drain'.
       if (!written) this.notDraining = true;
     } catch (error) {
@@ -265,6 +320,70 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`request not published: ${describeError(error)}`);
       this.settle(correlationId)?.reject(new ConnectionLostError(this.options.queue, correlationId));
     }
+  }
+
+  /**
+   * The broker's confirm of one request: it is in the queue. A nack means this channel cannot deliver to the
+   * queue: RabbitMQ 3.10 nacks every publish of a channel opened while the quorum queue's leader was being
+   * lost with its node, and goes on nacking after a new leader is elected, while a fresh channel works. The
+   * link is dropped like a silent one, and its calls are sent again on the next (resendOnLinkLoss) or fail
+   * CONNECTION_LOST. A channel closing calls back every unconfirmed publish with an error: the link's loss
+   * handles those.
+   */
+  private onConfirm(session: Session, correlationId: string, call: PendingCall, error: unknown): void {
+    if (call.sentOn !== session || this.pending.get(correlationId) !== call) return;
+    call.sentAt = 0;
+    if (error === null || error === undefined || session.channelClosed || this.link.session !== session) return;
+    call.nacked = true;
+    if (session.refused) return;
+    session.refused = true;
+    // One nack frame may cover many requests (`multiple`), and one read may hold several frames: all are
+    // marked before the link goes.
+    setImmediate(() => {
+      if (this.link.session !== session) return;
+      this.stats.refusedLinkDrops++;
+      this.link.drop('the broker refused a request (basic.nack)');
+    });
+  }
+
+  /**
+   * A request the broker has not confirmed after confirmTimeoutMs means this link cannot deliver: RabbitMQ
+   * 3.10 keeps a new channel's publishes to a quorum queue whose leader was lost with its node waiting
+   * until that node is back, while the link itself answers. It is dropped like a silent one; calls
+   * are re-sent on the next link (resendOnLinkLoss). Not while publishing is held back (flow control):
+   * then nothing is confirmed, by design.
+   */
+  private watchConfirms(session: Session, delayMs = this.options.confirmTimeoutMs): void {
+    if (this.confirmTimer !== undefined) return;
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = undefined;
+      if (this.link.session !== session) return;
+      const now = Date.now();
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const call of this.pending.values()) {
+        if (call.sentOn === session && call.sentAt > 0 && call.sentAt < oldest) oldest = call.sentAt;
+      }
+      if (oldest === Number.POSITIVE_INFINITY) return;
+      const timeoutMs = this.options.confirmTimeoutMs;
+      if (this.flowControl() !== undefined) {
+        this.flowSeenAt = now;
+        this.watchConfirms(session);
+        return;
+      }
+      // The wait is counted from the send, or from the end of flow control if that came later.
+      const since = Math.max(oldest, this.flowSeenAt);
+      if (now - since < timeoutMs) {
+        this.watchConfirms(session, Math.max(10, since + timeoutMs - now));
+        return;
+      }
+      this.stats.refusedLinkDrops++;
+      this.link.drop(`a request was not confirmed by the broker within ${timeoutMs} ms`);
+    }, delayMs);
+  }
+
+  private stopConfirmWatch(): void {
+    clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
   }
 
   /** Removes a pending call, its timer and abort listener; undefined if it was not pending. */
@@ -283,17 +402,23 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     if (call === undefined) return;
     // A call still waiting for a link to be re-sent on never reached a worker: the broker was the problem (503), not the worker (504).
     call.reject(
-      call.parked
-        ? new ConnectionLostError(this.options.queue, correlationId)
-        : new RpcTimeoutError(this.options.queue, correlationId, timeoutMs),
+      call.held
+        ? new BrokerUnavailableError(this.options.queue)
+        : call.parked
+          ? new ConnectionLostError(this.options.queue, correlationId)
+          : new RpcTimeoutError(this.options.queue, correlationId, timeoutMs),
     );
   }
 
   private async setUp(connection: ChannelModel): Promise<Session> {
-    const channel = await connection.createChannel();
+    const confirms = this.options.confirmTimeoutMs > 0 ? await connection.createConfirmChannel() : undefined;
+    const channel = confirms ?? (await connection.createChannel());
     const session: Session = {
       connection,
       channel,
+      confirms,
+      channelClosed: false,
+      refused: false,
       replyTo: '',
       probe: new QueueProbe(connection, this.options.queue),
       initialConsumers: 0,
@@ -305,7 +430,12 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     // A channel closing alone would leave a half-working client; drop the whole link instead.
     channel.on('close', () => this.dropIfLive(session, 'request channel closed'));
     channel.on('return', (message: Message) => this.onReturn(message));
+    // Before amqplib's own 'close' listener, which calls back every unconfirmed publish with an error.
+    channel.prependListener('close', () => {
+      session.channelClosed = true;
+    });
     channel.on('drain', () => {
+      this.flowSeenAt = Date.now();
       if (this.link.session === session) this.notDraining = false;
     });
     if (this.options.replyMode === 'direct') {
@@ -322,6 +452,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   }
 
   private onUp(session: Session, node: string): void {
+    this.endHold();
     this.notDraining = false;
     if (this.everUp) this.stats.reconnects++;
     this.everUp = true;
@@ -336,14 +467,18 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   private onDown(_session: Session, reason: string): void {
     this.stopConsumerChecks();
+    this.stopConfirmWatch();
     if (this.closing) {
       this.failAll(() => new ClientClosedError(this.options.queue));
       return;
     }
     let failed = 0;
     let parked = 0;
+    const now = Date.now();
     for (const [id, call] of [...this.pending]) {
-      if (this.options.resendOnLinkLoss && call.resends < this.options.maxResends && call.deadline > Date.now()) {
+      // A nacked request never reached the queue: sending it again is not a re-send of a delivered one.
+      const allowed = call.nacked || (this.options.resendOnLinkLoss && call.resends < this.options.maxResends);
+      if (call.parked || (allowed && call.deadline > now)) {
         call.parked = true;
         parked++;
       } else {
@@ -354,27 +489,67 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     if (failed + parked > 0) {
       this.logger.warn(`${reason}: ${failed} pending call(s) failed, ${parked} kept to be sent again on the next link`);
     }
+    this.startHold();
   }
 
-  /** Calls whose link was lost go out again on the new one, with what is left of their deadline. */
+  /**
+   * Failing over to another node takes a reconnect (milliseconds when a node answers): for up to
+   * failoverHoldMs after a lost link, new calls wait for the next link instead of failing 503 — bounded by
+   * their deadline, by the window, and by every node refusing once. Never on the first connect.
+   */
+  private startHold(): void {
+    const holdMs = this.options.failoverHoldMs;
+    if (holdMs === 0 || !this.everUp) return;
+    this.endHold();
+    this.holdUntil = Date.now() + holdMs;
+    this.holdTimer = setTimeout(() => this.failHeld(holdMs), holdMs);
+  }
+
+  private endHold(): void {
+    this.holdUntil = 0;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+  }
+
+  /** Calls whose link was lost, and calls held during the failover, go out on the new one, with what is left of their deadline. */
   private resendParked(session: Session): void {
     for (const [id, call] of this.pending) {
       if (!call.parked) continue;
+      if (!call.held && !call.nacked) {
+        call.resends++;
+        this.stats.resends++;
+      }
       call.parked = false;
-      call.resends++;
-      this.stats.resends++;
+      call.held = false;
+      call.nacked = false;
       this.publish(session, id, call);
     }
   }
 
-  private failParked(): void {
+  /** The failover hold is over with no link: calls made during it fail now (503); calls in flight at the loss wait on. */
+  private failHeld(holdMs: number): void {
+    this.endHold();
+    let failed = 0;
+    for (const [id, call] of [...this.pending]) {
+      if (!call.held) continue;
+      this.settle(id)?.reject(new BrokerUnavailableError(this.options.queue));
+      failed++;
+    }
+    if (failed > 0) this.logger.warn(`no link within the ${holdMs} ms failover hold: ${failed} new call(s) failed`);
+  }
+
+  /** No link soon: calls waiting for one fail now (503): held ones were never sent, parked ones were lost with their link. */
+  private failParked(why: string): void {
+    this.endHold();
     let failed = 0;
     for (const [id, call] of [...this.pending]) {
       if (!call.parked) continue;
-      this.settle(id)?.reject(new ConnectionLostError(this.options.queue, id));
+      this.settle(id)?.reject(
+        call.held ? new BrokerUnavailableError(this.options.queue) : new ConnectionLostError(this.options.queue, id),
+      );
       failed++;
     }
-    if (failed > 0) this.logger.warn(`no broker node reachable: ${failed} call(s) kept to be sent again failed`);
+    if (failed > 0) this.logger.warn(`${why}: ${failed} call(s) waiting for a link failed`);
   }
 
   private dropIfLive(session: Session, reason: string): void {
@@ -476,7 +651,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 }
 
 /** One clear line for a broker that refuses this client's set-up, naming the permission it lacks. */
-function explainRefusal(error: unknown): string | undefined {
+function explainRefusal(error: unknown, replyMode: 'queue' | 'direct'): string | undefined {
   // The server-named queue differs at every attempt: without its name, a refusal that repeats is one cause (logged once).
   const text = describeError(error).replace(/amq\.gen-[A-Za-z0-9_-]+/g, 'amq.gen-…');
   if (!/ACCESS_REFUSED|403/.test(text)) return undefined;
@@ -488,7 +663,11 @@ function explainRefusal(error: unknown): string | undefined {
       : /exchange 'amq\.default'/.test(text)
         ? 'write on the default exchange (to publish requests)'
         : undefined;
-  const needed = "configure '^amq\\.gen-.*$' write '^amq\\.default$' read '^amq\\.gen-.*$'";
+  // direct reply-to declares nothing and its pseudo-queue needs no permission
+  const needed =
+    replyMode === 'direct'
+      ? "write '^amq\\.default$' (configure and read may be empty)"
+      : "configure '^amq\\.gen-.*$' write '^amq\\.default$' read '^amq\\.gen-.*$'";
   return `access refused (${text}): ${lacks === undefined ? '' : `the gateway's broker user lacks ${lacks}; `}its permissions should be ${needed}`;
 }
 

@@ -80,6 +80,15 @@ export class GatewayMetrics {
       },
     });
     new Counter({
+      name: 'fib_gateway_broker_refused_link_drops_total',
+      help: 'Links dropped because the broker nacked a request or did not confirm it in time (a channel left with a lost quorum queue leader); 0 under healthy load',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.refusedLinkDrops);
+      },
+    });
+    new Counter({
       name: 'fib_gateway_rpc_resends_total',
       help: 'Requests sent again on a new link after their link was lost before the reply',
       registers,
