@@ -31,6 +31,8 @@ export class GatewayModule {
             ...linkSettings(config),
             // fib is pure: a call whose link was lost is sent again on the next one.
             resendOnLinkLoss: true,
+            // a node lost: new calls wait (bounded) for the reconnect to another node instead of failing
+            failoverHoldMs: settings.get('rpcFailoverHoldMs', { infer: true }),
             queue: settings.get('rpcQueue', { infer: true }),
             timeoutMs: settings.get('rpcTimeoutMs', { infer: true }),
             maxInFlight: settings.get('rpcMaxInFlight', { infer: true }),

@@ -23,6 +23,7 @@ export interface AppConfig {
   rpcQueueType: RpcQueueType;
   rpcTimeoutMs: number;
   rpcMaxInFlight: number;
+  rpcFailoverHoldMs: number;
   rpcReplyMode: 'queue' | 'direct';
   fibMaxN: number;
   workerPrefetch: number;
@@ -54,7 +55,8 @@ export const CONFIG_DEFAULTS: AppConfig = {
   rpcQueueType: 'quorum',
   rpcTimeoutMs: 5000,
   rpcMaxInFlight: 5000,
-  rpcReplyMode: 'queue',
+  rpcFailoverHoldMs: 1000,
+  rpcReplyMode: 'direct',
   fibMaxN: DEFAULT_FIB_MAX_N,
   workerPrefetch: 100,
   port: 3000,
@@ -77,6 +79,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rpcQueueType: oneOf(env, 'RPC_QUEUE_TYPE', d.rpcQueueType, ['quorum', 'classic', 'transient'] as const),
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', d.rpcTimeoutMs, 1, 2 ** 31 - 1),
     rpcMaxInFlight: int(env, 'RPC_MAX_IN_FLIGHT', d.rpcMaxInFlight, 1, 1_000_000),
+    rpcFailoverHoldMs: int(env, 'RPC_FAILOVER_HOLD_MS', d.rpcFailoverHoldMs, 0, 60_000),
     rpcReplyMode: oneOf(env, 'RPC_REPLY_MODE', d.rpcReplyMode, ['queue', 'direct'] as const),
     fibMaxN: int(env, 'FIB_MAX_N', d.fibMaxN, 0, 10_000_000),
     workerPrefetch: int(env, 'WORKER_PREFETCH', d.workerPrefetch, 1, 65_535),
