@@ -66,10 +66,14 @@ describe('per-app broker users with least privilege (fault: shared broker, own v
     return vhost;
   }
 
-  async function startPair(vhost: string, queueType = 'quorum'): Promise<Pair> {
+  async function startPair(
+    vhost: string,
+    queueType = 'quorum',
+    gatewayEnv: Record<string, string> = {},
+  ): Promise<Pair> {
     const common = { RPC_QUEUE: QUEUE, RPC_QUEUE_TYPE: queueType, AMQP_CONNECT_TIMEOUT_MS: '5000' };
     const worker = new AppProcess('fib-worker', { ...common, AMQP_URL: urlFor('worker', vhost) });
-    const gateway = new AppProcess('gateway', { ...common, AMQP_URL: urlFor('gateway', vhost) });
+    const gateway = new AppProcess('gateway', { ...common, ...gatewayEnv, AMQP_URL: urlFor('gateway', vhost) });
     apps.push(worker, gateway);
     const [listening, health] = await Promise.all([
       gateway.waitForOutput(/listening on (http:\/\/[^\s]+?) /, 30_000),
@@ -229,9 +233,15 @@ describe('per-app broker users with least privilege (fault: shared broker, own v
     );
   }, 120_000);
 
-  it('gateway without configure on amq.gen-*: refused (configure), 503, retries; recovers when granted', async () => {
-    const vhost = await newVhost('g-configure', WORKER, [NOTHING, GATEWAY[1], GATEWAY[2]]);
+  it('gateway on direct reply-to (the default) needs write on amq.default only', async () => {
+    const vhost = await newVhost('g-direct', WORKER, [NOTHING, GATEWAY[1], NOTHING]);
     const pair = await startPair(vhost);
+    await expectWorking(pair);
+  }, 120_000);
+
+  it('gateway on a callback queue without configure on amq.gen-*: refused (configure), 503, retries; recovers when granted', async () => {
+    const vhost = await newVhost('g-configure', WORKER, [NOTHING, GATEWAY[1], GATEWAY[2]]);
+    const pair = await startPair(vhost, 'quorum', { RPC_REPLY_MODE: 'queue' });
     await expectRefusedThenRecovers(
       pair,
       'gateway',
@@ -241,9 +251,9 @@ describe('per-app broker users with least privilege (fault: shared broker, own v
     );
   }, 120_000);
 
-  it('gateway without read on amq.gen-*: refused (read), 503, retries; recovers when granted', async () => {
+  it('gateway on a callback queue without read on amq.gen-*: refused (read), 503, retries; recovers when granted', async () => {
     const vhost = await newVhost('g-read', WORKER, [GATEWAY[0], GATEWAY[1], NOTHING]);
-    const pair = await startPair(vhost);
+    const pair = await startPair(vhost, 'quorum', { RPC_REPLY_MODE: 'queue' });
     await expectRefusedThenRecovers(
       pair,
       'gateway',
