@@ -11,18 +11,22 @@ const DEADLINE_MARGIN_MS = 1000;
 /** Offered load through the gateway during every scenario: /fib/30 at this many calls a second. */
 const RATE = 80;
 /**
- * Failed calls allowed per single-node loss: one second of the offered load. Measured on this machine
- * (2 cores at load 6–14): a gateway failover refuses new calls (503 BROKER_UNAVAILABLE, at once) while it
- * reconnects, 0.1–0.65 s, so 9–52 calls at 80/s; a killed workers' or leader's node: 0 when no consumer
- * check falls inside the leader election (a zero count during an election is now re-checked before it
- * refuses calls).
+ * Failed calls allowed per single-node loss: "a handful", those caught at the instant. Calls in flight are
+ * sent again on the new link; calls made during the gateway's failover wait for it (RPC_FAILOVER_HOLD_MS);
+ * a channel the broker nacks is replaced (publisher confirms). Measured on a quiet machine: 0 and 1.
  */
-const FAILED_BOUND = RATE;
+const FAILED_BOUND = 16;
+/** The gateway's workers' prefetch (WORKER_PREFETCH default): what a consumer on a frozen node holds. */
+const WORKER_PREFETCH = 100;
 /** Service fully back after a killed node: the first of 20 consecutive 200s ends within this. */
 const RECOVERY_MS = 2000;
 /** Load before the fault, and how long it runs after it. */
 const BEFORE_MS = 2000;
 const AFTER_MS = 8000;
+/** How long a frozen node stays frozen: longer than its peers take to declare it down (net_ticktime 10). */
+const FREEZE_MS = 20_000;
+/** A frozen node is noticed by the missing answer to a consumer check (1 s interval, 3 s bound). */
+const FROZEN_RECOVERY_MS = 6000;
 
 /**
  * A real 3-node RabbitMQ cluster on loopback (private nodes, never the shared one), the built gateway and
@@ -71,10 +75,10 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
   }
 
   /** What every single-node loss must meet. */
-  function expectSingleNodeLoss(stats: ScenarioStats, recoveryBoundMs: number): void {
+  function expectSingleNodeLoss(stats: ScenarioStats, recoveryBoundMs: number, failedBound = FAILED_BOUND): void {
     expect({ hung: stats.hung, wrong: stats.wrong }).toEqual({ hung: 0, wrong: 0 });
     expect(stats.maxLatencyMs).toBeLessThanOrEqual(DEADLINE_MS + DEADLINE_MARGIN_MS);
-    expect(stats.failedTotal).toBeLessThanOrEqual(FAILED_BOUND);
+    expect(stats.failedTotal).toBeLessThanOrEqual(failedBound);
     expect(stats.recoveryMs).toBeDefined();
     expect(stats.recoveryMs as number).toBeLessThanOrEqual(recoveryBoundMs);
     // nothing but the load's own calls: every one accounted for
@@ -96,10 +100,40 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
     expectSingleNodeLoss(stats, RECOVERY_MS);
   }, 240_000);
 
-  // Not asserted here, because they do not meet the target yet (README "Cluster", known problems): the
-  // gateway's node killed while it also holds the queue leader (RabbitMQ 3.10's quorum queue client can leave
-  // the new link's publishes unrouted until that node is back), and a frozen node (no new link can be set up
-  // until the cluster declares the node down). `SOAK_MODE=cluster npm run soak` runs both and reports them.
+  it("kill (SIGKILL) of the node the gateway is connected to that also holds the queue's leader", async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    // one worker elsewhere: the workers' own node loss is the next scenario
+    if ((await workerNodes()).every((node) => node === victim)) await the().moveWorkerOff(0, [victim]);
+    await the().cluster.moveQueueLeader(queue, victim);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const { stats } = await underLoad(() => victim.kill());
+    report.push(statsRow("gateway's and leader's node killed", stats, on));
+    await restore(victim);
+    expectSingleNodeLoss(stats, RECOVERY_MS);
+  }, 240_000);
+
+  it('freeze (SIGSTOP) of the node the gateway is connected to, thawed after 20 s', async () => {
+    const victim = (await gatewayNode()) as PrivateNode;
+    expect(victim).toBeDefined();
+    await the().cluster.moveQueueLeader(queue, nodes().find((node) => node !== victim) as PrivateNode);
+    await appsReady(30_000);
+    const on = await appsOn(victim);
+    const workersThere = (await workerNodes()).filter((node) => node === victim).length;
+    const { stats } = await underLoad(async () => {
+      victim.freeze();
+      await sleep(FREEZE_MS);
+      victim.thaw();
+    }, FREEZE_MS + AFTER_MS);
+    report.push(statsRow("gateway's node frozen", stats, on));
+    // a thawed node comes back from a partition its peers declared; a clean restart makes the cluster whole again
+    await victim.kill();
+    await restore(victim);
+    // the queue leader goes on delivering to a consumer on the frozen node until the cluster declares the
+    // node down (net_ticktime): the requests it hands there (its prefetch window) wait past their deadline
+    expectSingleNodeLoss(stats, FROZEN_RECOVERY_MS, FAILED_BOUND + workersThere * WORKER_PREFETCH);
+  }, 300_000);
 
   it("kill (SIGKILL) of a workers' node (not the gateway's, not the queue leader's)", async () => {
     const onWorkers = (await workerNodes()).filter((node): node is PrivateNode => node !== undefined);

@@ -111,6 +111,22 @@ export class ClusterRig {
     );
   }
 
+  /**
+   * Restarts worker `index` (same port and environment) until it is connected to none of `avoid` (bounded,
+   * like moveGatewayOff).
+   */
+  async moveWorkerOff(index: number, avoid: PrivateNode[], attempts = 8): Promise<void> {
+    const port = new URL(this.workerUrls[index]).port;
+    for (let i = 0; i < attempts; i++) {
+      const on = (await this.workerNodes())[index];
+      if (on !== undefined && !avoid.includes(on)) return;
+      await this.workers[index].stop();
+      this.workers[index] = new AppProcess('fib-worker', { ...this.env(), WORKER_HTTP_PORT: port });
+      await this.appsReady(60_000);
+    }
+    throw new Error(`worker ${index + 1} still on one of ${avoid.map((node) => node.nodeName).join(', ')}`);
+  }
+
   /** Gateway and every worker healthy, the gateway seeing every consumer, and /fib/30 answering. */
   async appsReady(timeoutMs: number): Promise<void> {
     const exited = [this.gateway, ...this.workers].find((app) => app !== undefined && !app.running);
