@@ -251,12 +251,18 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
   const baseClient = await BaselineClient.open(AMQP_URL, baseQueue);
   const ours = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue' });
   const oursDirect = new RpcClient({ url: AMQP_URL, queue, replyMode: 'direct' });
-  await Promise.all([ours.connect(), oursDirect.connect()]);
+  const oursUnconfirmed = new RpcClient({ url: AMQP_URL, queue, replyMode: 'queue', confirmTimeoutMs: 0 });
+  await Promise.all([ours.connect(), oursDirect.connect(), oursUnconfirmed.connect()]);
   const body = encodeFibRequest(30);
   const variants: [string, () => Promise<string>, number][] = [
     ['amqplib tutorial-style baseline', () => baseClient.call(30), baseServer.pid as number],
     ['ours: RpcClient (callback queue) + fib-worker', () => ours.call(body), worker.pid],
     ['ours: RpcClient (direct reply-to) + fib-worker', () => oursDirect.call(body), worker.pid],
+    [
+      'ours: RpcClient (callback queue, no publisher confirms) + fib-worker',
+      () => oursUnconfirmed.call(body),
+      worker.pid,
+    ],
   ];
   const c1: Series = {};
   const c100: Series = {};
@@ -267,7 +273,7 @@ async function benchRpc(): Promise<{ lines: string[]; c1: Series; c100: Series }
       (c100[name] ??= []).push(await rpcRun(call, pid, 100, 30_000));
     }
   }
-  await Promise.all([ours.close(), oursDirect.close(), baseClient.close()]);
+  await Promise.all([ours.close(), oursDirect.close(), oursUnconfirmed.close(), baseClient.close()]);
   baseServer.kill('SIGTERM');
   worker.signal('SIGTERM');
   await worker.exited;
