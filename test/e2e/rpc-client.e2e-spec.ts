@@ -80,20 +80,26 @@ describe('RpcClient (e2e)', () => {
         void channel.consume(queue, (message) => message && resolve(message), { noAck: true });
       });
       const client = await openClient(queue, { timeoutMs: 1500 });
-      const call = client.call(encodeFibRequest(42)).catch((e: unknown) => e);
-      const message = await seen;
-      expect(message.content.toString()).toBe('42');
-      expect(message.properties).toMatchObject({
-        contentType: 'text/plain',
-        expiration: '1500',
-        correlationId: expect.any(String),
-        replyTo: expect.stringMatching(/^amq\.gen-/),
-      });
-      channel.sendToQueue(message.properties.replyTo as string, Buffer.from('267914296'), {
-        correlationId: message.properties.correlationId as string,
-      });
-      await expect(call).resolves.toBe('267914296');
-      await client.close();
+      try {
+        const call = client.call(encodeFibRequest(42)).catch((e: unknown) => e);
+        const message = await seen;
+        expect(message.content.toString()).toBe('42');
+        expect(message.properties).toMatchObject({
+          contentType: 'text/plain',
+          correlationId: expect.any(String),
+          // direct reply-to, the default: the broker names the client's pseudo-queue
+          replyTo: expect.stringMatching(/^amq\.rabbitmq\.reply-to\./),
+        });
+        // what is left of the deadline when it went out: the whole 1500 ms unless a millisecond ticked
+        expect(Number(message.properties.expiration)).toBeGreaterThan(1490);
+        expect(Number(message.properties.expiration)).toBeLessThanOrEqual(1500);
+        channel.sendToQueue(message.properties.replyTo as string, Buffer.from('267914296'), {
+          correlationId: message.properties.correlationId as string,
+        });
+        await expect(call).resolves.toBe('267914296');
+      } finally {
+        await client.close({ drain: false });
+      }
       await connection.close();
     });
   });

@@ -65,7 +65,7 @@ describe('gateway loses the broker (fault)', () => {
     const answer = await httpGet(`${url}/fib/30`);
     expect(answer.body).toEqual({ n: 30, value: '832040' });
     expect(gateway.output).toMatch(/link to amqp:\/\/127\.0\.0\.1:\d+\/ lost \(.*\); reconnecting/);
-    expect(gateway.output).toMatch(/no broker node reachable: \d+ call\(s\) kept to be sent again failed/);
+    expect(gateway.output).toMatch(/no broker node reachable: \d+ call\(s\) waiting for a link failed/);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(sample(metrics, 'fib_gateway_broker_reconnects_total')).toBe(1);
     expect(sample(metrics, 'fib_gateway_rpc_calls_total{outcome="CONNECTION_LOST"}')).toBe(10);

@@ -6,7 +6,7 @@ export const RPC_CLIENT_DEFAULTS: Required<Omit<RpcClientOptions, 'urls' | 'tls'
   heartbeatS: 5,
   connectTimeoutMs: 3000,
   consumerCheckTimeoutMs: 3000,
-  confirmTimeoutMs: 1000,
+  confirmTimeoutMs: 3000,
   failoverHoldMs: 0,
   resendOnLinkLoss: false,
   maxResends: 2,

@@ -35,10 +35,10 @@ export interface RpcClientOptions {
   resendOnLinkLoss?: boolean;
   /**
    * Requests are published with publisher confirms: one the broker has not confirmed within this many
-   * ms means the link cannot deliver (RabbitMQ 3.10, a quorum queue's leader lost with the node the
-   * client failed over from), and the link is dropped like a silent one; so is a link whose request the
-   * broker nacked. 0: no confirms.
-   * @default 1000
+   * ms means the link is silent, and it is dropped (counted in silentLinkDrops). A nack drops the link too
+   * (RabbitMQ 3.10 nacks every publish of a channel opened while a quorum queue's leader was lost with its
+   * node; counted in refusedLinkDrops). 0: no confirms.
+   * @default 3000
    */
   confirmTimeoutMs?: number;
   /**
@@ -129,9 +129,9 @@ export interface RpcClientStats {
   unknownReplies: number;
   /** Successful reconnects after a lost connection. */
   reconnects: number;
-  /** Links this client declared dead because its consumer check got no answer in time. */
+  /** Links this client declared dead because its consumer check or a publisher confirm did not come in time. */
   silentLinkDrops: number;
-  /** Links this client dropped because the broker nacked a request or did not confirm it in time (confirmTimeoutMs). */
+  /** Links this client dropped because the broker nacked a request. */
   refusedLinkDrops: number;
   /** Requests sent again on a new link after their link was lost. */
   resends: number;

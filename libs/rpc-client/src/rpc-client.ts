@@ -376,8 +376,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         this.watchConfirms(session, Math.max(10, since + timeoutMs - now));
         return;
       }
-      this.stats.refusedLinkDrops++;
-      this.link.drop(`a request was not confirmed by the broker within ${timeoutMs} ms`);
+      // the broker took a request and said nothing for that long: as silent as an unanswered consumer check
+      this.stats.silentLinkDrops++;
+      this.link.drop(`no confirm from the broker within ${timeoutMs} ms`);
     }, delayMs);
   }
 

@@ -72,7 +72,7 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'fib_gateway_broker_silent_link_drops_total',
-      help: 'Links dropped because the consumer check got no answer in time (half-open TCP, frozen node); 0 under healthy load',
+      help: 'Links dropped because the consumer check or a publisher confirm got no answer in time (half-open TCP, frozen node); 0 under healthy load',
       registers,
       collect() {
         this.reset();
@@ -81,7 +81,7 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'fib_gateway_broker_refused_link_drops_total',
-      help: 'Links dropped because the broker nacked a request or did not confirm it in time (a channel left with a lost quorum queue leader); 0 under healthy load',
+      help: 'Links dropped because the broker nacked a request (a channel left with a lost quorum queue leader); 0 under healthy load',
       registers,
       collect() {
         this.reset();
