@@ -21,11 +21,17 @@ const MAX_N = 3000;
 /** How long load runs after a fault before the node is brought back. */
 const FAULT_MS = 8000;
 
-type FaultKind = "gateway's node killed" | "a workers' node killed" | "queue leader's node killed" | 'a node frozen';
+type FaultKind =
+  | "gateway's node killed"
+  | "a workers' node killed"
+  | "queue leader's node killed"
+  | "gateway's and leader's node killed"
+  | 'a node frozen';
 const ROTATION: FaultKind[] = [
   "gateway's node killed",
   "a workers' node killed",
   "queue leader's node killed",
+  "gateway's and leader's node killed",
   'a node frozen',
 ];
 
@@ -47,6 +53,11 @@ async function pickVictim(rig: ClusterRig, kind: FaultKind): Promise<PrivateNode
     }
     case "queue leader's node killed":
       return (await rig.leaderNode()) ?? rig.nodes[2];
+    case "gateway's and leader's node killed": {
+      const victim = gatewayOn ?? rig.nodes[0];
+      await rig.cluster.moveQueueLeader(rig.queue, victim);
+      return victim;
+    }
     default:
       // the gateway's node, killed or frozen (a frozen one is a silent link for the gateway)
       return gatewayOn ?? rig.nodes[0];
