@@ -42,9 +42,10 @@ export interface RpcClientOptions {
    */
   confirmTimeoutMs?: number;
   /**
-   * After a lost link, for up to this many ms (while the client fails over to another node), new calls
-   * wait for the next link instead of failing BROKER_UNAVAILABLE at once; they fail 503 when the window
-   * ends, when every node has refused once, or at their deadline. 0: new calls fail at once.
+   * With several nodes (`urls`): after a lost link, for up to this many ms (while the client fails over
+   * to another node), new calls wait for the next link instead of failing BROKER_UNAVAILABLE at once; they
+   * fail 503 when the window ends, when every node has refused once, or at their deadline. Never before
+   * the first link, nor with one node. 0: new calls fail at once.
    * @default 0
    */
   failoverHoldMs?: number;

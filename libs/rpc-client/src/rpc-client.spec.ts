@@ -510,7 +510,7 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
   });
 
   it('holds new calls while failing over (failoverHoldMs) and sends them on the next link', async () => {
-    const client = await open({ failoverHoldMs: 500, reconnectDelayMs: [10, 10] });
+    const client = await open({ urls: ['amqp://a', 'amqp://b'], failoverHoldMs: 500, reconnectDelayMs: [10, 10] });
     connections[0].emit('close');
     expect(client.isConnected).toBe(false);
     const call = client.send(Buffer.from('30'));
@@ -522,6 +522,14 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     await expect(call.reply).resolves.toBe('832040');
     // never sent before: not a re-send
     expect(client.stats.resends).toBe(0);
+  });
+
+  it('holds nothing with a single node: a lost link is an outage, new calls fail at once', async () => {
+    const client = await open({ failoverHoldMs: 5000, reconnectDelayMs: [5000, 5000] });
+    connections[0].emit('close');
+    const startedAt = Date.now();
+    await expect(codeOf(client.call(Buffer.from('1')))).resolves.toBe('BROKER_UNAVAILABLE');
+    expect(Date.now() - startedAt).toBeLessThan(100);
   });
 
   it('fails held calls with BROKER_UNAVAILABLE when the hold ends with no link, then refuses new ones at once', async () => {
@@ -554,7 +562,7 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     } finally {
       failConnects = false;
     }
-    const client = await open({ failoverHoldMs: 5000, reconnectDelayMs: [10, 10] });
+    const client = await open({ urls: ['amqp://a', 'amqp://b'], failoverHoldMs: 5000, reconnectDelayMs: [10, 10] });
     failConnects = true;
     try {
       connections[0].emit('close');

@@ -326,9 +326,9 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
    * The broker's confirm of one request: it is in the queue. A nack means this channel cannot deliver to the
    * queue: RabbitMQ 3.10 nacks every publish of a channel opened while the quorum queue's leader was being
    * lost with its node, and goes on nacking after a new leader is elected, while a fresh channel works. The
-   * link is dropped like a silent one, and its calls are sent again on the next (resendOnLinkLoss) or fail
-   * CONNECTION_LOST. A channel closing calls back every unconfirmed publish with an error: the link's loss
-   * handles those.
+   * link is dropped; the nacked calls, which never reached the queue, are sent again on the next link
+   * whatever resendOnLinkLoss says (the others as it says). A channel closing calls back every unconfirmed
+   * publish with an error, which is no nack: the link's loss handles those.
    */
   private onConfirm(session: Session, correlationId: string, call: PendingCall, error: unknown): void {
     if (call.sentOn !== session || this.pending.get(correlationId) !== call) return;
@@ -496,11 +496,12 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   /**
    * Failing over to another node takes a reconnect (milliseconds when a node answers): for up to
    * failoverHoldMs after a lost link, new calls wait for the next link instead of failing 503 — bounded by
-   * their deadline, by the window, and by every node refusing once. Never on the first connect.
+   * their deadline, by the window, and by every node refusing once. Only with several nodes to fail over
+   * to (with one, a lost link is an outage: new calls fail at once), and never before the first link.
    */
   private startHold(): void {
     const holdMs = this.options.failoverHoldMs;
-    if (holdMs === 0 || !this.everUp) return;
+    if (holdMs === 0 || !this.everUp || this.nodeCount < 2) return;
     this.endHold();
     this.holdUntil = Date.now() + holdMs;
     this.holdTimer = setTimeout(() => this.failHeld(holdMs), holdMs);
