@@ -347,11 +347,10 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A request the broker has not confirmed after confirmTimeoutMs means this link cannot deliver: RabbitMQ
-   * 3.10 keeps a new channel's publishes to a quorum queue whose leader was lost with its node waiting
-   * until that node is back, while the link itself answers. It is dropped like a silent one; calls
-   * are re-sent on the next link (resendOnLinkLoss). Not while publishing is held back (flow control):
-   * then nothing is confirmed, by design.
+   * A request the broker has taken and not confirmed after confirmTimeoutMs: the link is silent (half-open,
+   * frozen node), and it is dropped like one whose consumer check got no answer; calls in flight are re-sent
+   * on the next link as resendOnLinkLoss says. Not while publishing is held back (flow control): then
+   * nothing is confirmed, by design, and the wait counts from its end.
    */
   private watchConfirms(session: Session, delayMs = this.options.confirmTimeoutMs): void {
     if (this.confirmTimer !== undefined) return;
@@ -479,7 +478,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     for (const [id, call] of [...this.pending]) {
       // A nacked request never reached the queue: sending it again is not a re-send of a delivered one.
       const allowed = call.nacked || (this.options.resendOnLinkLoss && call.resends < this.options.maxResends);
-      if (call.parked || (allowed && call.deadline > now)) {
+      if (allowed && call.deadline > now) {
         call.parked = true;
         parked++;
       } else {
