@@ -167,8 +167,25 @@ export class PrivateNode {
     return readText(this.layout.logFile) + readText(this.layout.outFile);
   }
 
-  /** rabbitmqctl -n <node> ARGS, with the node's own cookie; resolves with stdout. */
-  ctl(...args: string[]): Promise<string> {
+  /**
+   * rabbitmqctl -n <node> ARGS, with the node's own cookie; resolves with stdout. A node accepts AMQP a
+   * moment before its boot ends (plugins still starting): a command that needs the whole `rabbit` app is
+   * asked again until it runs (bounded).
+   */
+  async ctl(...args: string[]): Promise<string> {
+    const deadline = Date.now() + CTL_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await this.ctlOnce(args);
+      } catch (error) {
+        const booting = /requires the 'rabbit' app to be running/.test(String(error));
+        if (!booting || !this.running || Date.now() > deadline) throw error;
+        await sleep(300);
+      }
+    }
+  }
+
+  private ctlOnce(args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(
         join(RABBITMQ_BIN, 'rabbitmqctl'),
