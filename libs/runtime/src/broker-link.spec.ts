@@ -242,6 +242,45 @@ describe('BrokerLink (controllable fake)', () => {
     expect(flow).toEqual(['low on memory', undefined]);
   });
 
+  it('starts backing off from the minimum again once a link has come up (defect 8)', async () => {
+    h = new Harness({ urls: ['amqp://a:5672'], reconnectDelayMs: [5, 400] });
+    void h.link.start();
+    // a long outage: the delay between attempts has grown to the maximum
+    for (let i = 0; i < 8; i++) {
+      await until(() => h.connects.length > i, 5000);
+      h.connects[i].result.reject(new Error('connect ECONNREFUSED'));
+    }
+    await until(() => h.connects.length > 8, 5000);
+    const connection = new FakeConnection(h.connects[8].url);
+    h.connects[8].result.resolve(connection);
+    await until(() => h.setups.length > 0);
+    await h.setUp(0);
+    expect(h.link.status.state).toBe('ready');
+    // the link goes again, and the next attempt fails once: both retries come soon, not after the maximum
+    const lostAt = Date.now();
+    connection.drop(new Error('CONNECTION_FORCED'));
+    await until(() => h.connects.length > 9, 5000);
+    h.connects[9].result.reject(new Error('connect ECONNREFUSED'));
+    await until(() => h.connects.length > 10, 5000);
+    expect(Date.now() - lostAt).toBeLessThan(200);
+  });
+
+  it('comes up blocked when the broker blocks the connection during set-up, and keeps waiting for the set-up past its deadline while blocked (defect 4)', async () => {
+    h = new Harness({ connectTimeoutMs: 100 });
+    void h.link.start();
+    const connection = await h.connected(0);
+    connection.emit('blocked', 'low on memory');
+    // a blocked broker answers nothing: the set-up deadline waits while the block holds
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(connection.closed).toBe(false);
+    expect(h.link.status).toMatchObject({ state: 'connecting', blocked: 'low on memory' });
+    await h.setUp(0);
+    expect(h.link.status).toMatchObject({ state: 'ready', blocked: 'low on memory' });
+    connection.emit('unblocked');
+    expect(h.link.status.blocked).toBeUndefined();
+    expect(h.connects).toHaveLength(1);
+  });
+
   it('leaves no timer behind after close(), whatever it was doing', async () => {
     h = new Harness({ reconnectDelayMs: [60_000, 60_000] });
     void h.link.start();

@@ -47,7 +47,10 @@ export class BrokerLink<S> {
   private attempt: Attempt | undefined;
   private up: Up<S> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Failed attempts since the link was last up: the backoff's exponent. */
   private retries = 0;
+  /** Links in a row lost soon after they came up: a flapping path backs off too. */
+  private flaps = 0;
   private failuresSinceUp = 0;
   private readonly order: string[];
   private cursor = 0;
@@ -71,7 +74,8 @@ export class BrokerLink<S> {
     return {
       state: this.state,
       node: this.up?.node,
-      blocked: this.state === 'ready' ? this.blockedReason : undefined,
+      // A block seen during set-up holds for the link it makes (the broker sends it once).
+      blocked: this.state === 'ready' || this.state === 'connecting' ? this.blockedReason : undefined,
       problem: this.state === 'ready' ? undefined : this.lastProblem,
     };
   }
@@ -131,6 +135,7 @@ export class BrokerLink<S> {
     const attempt: Attempt = { generation, node: describeEndpoint(url) };
     this.attempt = attempt;
     this.state = 'connecting';
+    this.blockedReason = undefined;
     const run = this.run(attempt, url);
     this.inFlight = run;
     return run;
@@ -147,7 +152,7 @@ export class BrokerLink<S> {
         await closeConnection(connection);
         return;
       }
-      const session = await this.withSetupDeadline(this.options.setup(connection, node), connection);
+      const session = await this.withSetupDeadline(this.options.setup(connection, node), connection, generation);
       if (!this.isCurrent(generation)) {
         await closeConnection(connection);
         return;
@@ -157,9 +162,10 @@ export class BrokerLink<S> {
       this.state = 'ready';
       this.readyAt = Date.now();
       this.failuresSinceUp = 0;
+      this.retries = 0;
       this.lastProblem = undefined;
-      this.blockedReason = undefined;
       this.options.onUp?.(session, node);
+      if (this.blockedReason !== undefined) this.options.onFlow?.(this.blockedReason);
     } catch (error) {
       const connection = attempt.connection;
       if (connection !== undefined) destroyConnection(connection, 'attempt abandoned');
@@ -167,14 +173,24 @@ export class BrokerLink<S> {
     }
   }
 
-  private withSetupDeadline(setup: Promise<S>, connection: ChannelModel): Promise<S> {
+  /**
+   * Bounds the set-up, except while the broker blocks the connection (a resource alarm): it then reads
+   * nothing until the block ends, so the deadline starts again from the unblock rather than destroying a
+   * healthy connection and churning new ones against a broker already short of memory.
+   */
+  private withSetupDeadline(setup: Promise<S>, connection: ChannelModel, generation: number): Promise<S> {
     const timeoutMs = this.options.setupTimeoutMs ?? this.options.connectTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      const expire = (): void => {
+        if (this.blockedReason !== undefined && this.isCurrent(generation)) {
+          timer = setTimeout(expire, timeoutMs);
+          return;
+        }
         destroyConnection(connection, 'set-up timed out');
         reject(new SetupTimeoutError(timeoutMs));
-      }, timeoutMs);
+      };
+      timer = setTimeout(expire, timeoutMs);
     });
     return Promise.race([setup, deadline]).finally(() => clearTimeout(timer));
   }
@@ -194,16 +210,15 @@ export class BrokerLink<S> {
     connection.on('blocked', (reason: unknown) => {
       if (!this.isCurrent(generation)) return;
       this.blockedReason = typeof reason === 'string' && reason !== '' ? reason : 'blocked by the broker';
-      this.options.logger.warn(
-        `broker blocked publishing on ${this.up?.node ?? 'the connection'}: ${this.blockedReason}`,
-      );
-      this.options.onFlow?.(this.blockedReason);
+      const node = this.up?.node ?? this.attempt?.node ?? 'the connection';
+      this.options.logger.warn(`broker blocked publishing on ${node}: ${this.blockedReason}`);
+      if (this.up !== undefined) this.options.onFlow?.(this.blockedReason);
     });
     connection.on('unblocked', () => {
       if (!this.isCurrent(generation)) return;
       this.blockedReason = undefined;
       this.options.logger.log('broker unblocked publishing');
-      this.options.onFlow?.(undefined);
+      if (this.up !== undefined) this.options.onFlow?.(undefined);
     });
   }
 
@@ -222,8 +237,8 @@ export class BrokerLink<S> {
     // After a link that lived a while, retry at once (on the next node): a node loss costs one
     // reconnect. A link lost right after it came up backs off instead, so a flapping path cannot spin.
     const lived = Date.now() - this.readyAt >= STABLE_LINK_MS;
-    if (lived) this.retries = 0;
-    this.scheduleRetry(lived ? 0 : backoffDelayMs(this.retries++, this.options.reconnectDelayMs ?? [100, 5000]));
+    if (lived) this.flaps = 0;
+    this.scheduleRetry(lived ? 0 : backoffDelayMs(this.flaps++, this.options.reconnectDelayMs ?? [100, 5000]));
   }
 
   /** The current attempt failed: one log line per cause, then back off. */
