@@ -34,10 +34,11 @@ export interface RpcClientOptions {
    */
   resendOnLinkLoss?: boolean;
   /**
-   * Requests are published with publisher confirms: one the broker has not confirmed within this many
-   * ms means the link is silent, and it is dropped (counted in silentLinkDrops). A nack drops the link too
-   * (RabbitMQ 3.10 nacks every publish of a channel opened while a quorum queue's leader was lost with its
-   * node; counted in refusedLinkDrops). 0: no confirms.
+   * Requests are published with publisher confirms. One left unconfirmed this many ms, while nothing
+   * else came back on the connection either, means the link is silent, and it is dropped (counted in
+   * silentLinkDrops). A nack fails its call with REJECTED, and the link stays; nacks that persist on one
+   * channel move publishing to a fresh channel (RabbitMQ 3.10 nacks every publish of a channel opened
+   * while a quorum queue's leader was being lost; counted in channelsReplaced). 0: no confirms.
    * @default 3000
    */
   confirmTimeoutMs?: number;
@@ -132,8 +133,10 @@ export interface RpcClientStats {
   reconnects: number;
   /** Links this client declared dead because its consumer check or a publisher confirm did not come in time. */
   silentLinkDrops: number;
-  /** Links this client dropped because the broker nacked a request. */
-  refusedLinkDrops: number;
+  /** Calls the broker refused (basic.nack): failed with REJECTED. */
+  rejected: number;
+  /** Fresh request channels opened because one kept nacking while the link was up. */
+  channelsReplaced: number;
   /** Requests sent again on a new link after their link was lost. */
   resends: number;
   /** Calls cancelled by their caller's AbortSignal. */

@@ -5,9 +5,12 @@ import { RpcClient } from './rpc-client';
 import { RpcClientError } from './errors';
 
 /** A channel double: records publishes, lets a test deliver replies and returns, and fail. */
+/** The consumer count every new fake channel reports at first. */
+let initialConsumers = 1;
+
 class FakeChannel extends EventEmitter {
   published: { routingKey: string; body: Buffer; options: Options.Publish }[] = [];
-  consumerCount = 1;
+  consumerCount = initialConsumers;
   publishThrows = false;
   /** What publish() reports: false is amqplib's "buffered past the high-water mark". */
   publishReturns = true;
@@ -232,6 +235,8 @@ describe('RpcClient (faked channel)', () => {
     const call = client.send(Buffer.from('1'));
     channel.returnMessage(call.correlationId as string);
     await expect(call.reply).rejects.toMatchObject({ code: 'NO_WORKER', reason: 'unroutable' });
+    // the queue is gone: the next call's fresh consumer check finds nobody
+    connections[0].channels[1].consumerCount = 0;
     await expect(codeOf(client.call(Buffer.from('1')))).resolves.toBe('NO_WORKER');
   });
 
@@ -438,7 +443,7 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     // confirmed on the new link: no further drop
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(client.stats.silentLinkDrops).toBe(1);
-    expect(client.stats.refusedLinkDrops).toBe(0);
+    expect(client.stats.rejected).toBe(0);
   });
 
   it('keeps a link whose requests are confirmed, however long their replies take', async () => {
@@ -459,36 +464,6 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     expect(connections).toHaveLength(1);
   });
 
-  it('drops a link whose request the broker nacks and sends the call again on the next (a channel left with a lost quorum leader)', async () => {
-    const client = await open({ resendOnLinkLoss: true, confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
-    const first = connections[0].channels[0];
-    first.autoConfirm = false;
-    const call = client.send(Buffer.from('30'));
-    first.nackAll();
-    await waitUntil(() => connections.length >= 2 && client.isConnected);
-    expect(client.stats.refusedLinkDrops).toBe(1);
-    const channel = connections[1].channels[0];
-    expect(channel.published.map(({ options }) => options.correlationId)).toEqual([call.correlationId]);
-    channel.reply(call.correlationId, '832040');
-    await expect(call.reply).resolves.toBe('832040');
-  });
-
-  it('sends nacked calls again even without resendOnLinkLoss: they never reached the queue', async () => {
-    const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
-    const channel = connections[0].channels[0];
-    channel.autoConfirm = false;
-    const calls = [1, 2, 3].map((n) => client.send(Buffer.from(String(n))));
-    // one nack frame for all three (multiple): each call is marked before the link is dropped, once
-    channel.nackAll();
-    await waitUntil(() => connections.length >= 2 && client.isConnected);
-    expect(client.stats.refusedLinkDrops).toBe(1);
-    const next = connections[1].channels[0];
-    expect(next.published).toHaveLength(3);
-    calls.forEach((call, i) => next.reply(call.correlationId, String(i + 1)));
-    await expect(Promise.all(calls.map((call) => call.reply))).resolves.toEqual(['1', '2', '3']);
-    expect(client.stats.resends).toBe(0);
-  });
-
   it("does not take a closing channel's error callbacks for nacks", async () => {
     const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
     const channel = connections[0].channels[0];
@@ -496,7 +471,7 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     const call = client.call(Buffer.from('1'));
     channel.emit('close');
     await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
-    expect(client.stats.refusedLinkDrops).toBe(0);
+    expect(client.stats.rejected).toBe(0);
   });
 
   it('waits confirmTimeoutMs again after flow control ends before it drops a link', async () => {
@@ -574,6 +549,129 @@ describe('RpcClient options, flow control, cancellation, silent links and re-sen
     const startedAt = Date.now();
     await expect(codeOf(call)).resolves.toBe('CONNECTION_LOST');
     expect(Date.now() - startedAt).toBeLessThan(500);
+  });
+});
+
+/** The third review's defects (issue 16), each first seen failing on 9855c54. */
+describe('RpcClient: refused publishes, late confirms, close, stale zero counts (faked channel)', () => {
+  const clients: RpcClient[] = [];
+
+  async function open(options: ConstructorParameters<typeof RpcClient>[0] = {}): Promise<RpcClient> {
+    connections.length = 0;
+    const client = new RpcClient({ queue: 'q', timeoutMs: 1000, consumerCheckIntervalMs: 60_000, ...options });
+    clients.push(client);
+    await client.connect();
+    return client;
+  }
+
+  afterEach(async () => {
+    failConnects = false;
+    initialConsumers = 1;
+    await Promise.all(clients.splice(0).map((c) => c.close({ drain: false })));
+  });
+
+  it('fails a nacked call at once with REJECTED, sends it nowhere again, and keeps the link (defect 2)', async () => {
+    const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
+    const channel = connections[0].channels[0];
+    channel.autoConfirm = false;
+    const refused = client.send(Buffer.from('1'));
+    const kept = client.send(Buffer.from('2'));
+    channel.unconfirmed.shift()?.(new Error('message nacked'));
+    const startedAt = Date.now();
+    await expect(codeOf(refused.reply)).resolves.toBe('REJECTED');
+    expect(Date.now() - startedAt).toBeLessThan(100);
+    channel.unconfirmed.shift()?.(null);
+    channel.reply(kept.correlationId, '1');
+    await expect(kept.reply).resolves.toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(connections).toHaveLength(1);
+    expect(client.isConnected).toBe(true);
+    expect(channel.published.map(({ options }) => options.correlationId)).toEqual([
+      refused.correlationId,
+      kept.correlationId,
+    ]);
+    expect(client.stats.resends).toBe(0);
+  });
+
+  it('moves publishing to a fresh channel when nacks persist on one, without a reconnect (defect 2)', async () => {
+    const client = await open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
+    const broken = connections[0].channels[0];
+    broken.autoConfirm = false;
+    const nacked = [1, 2, 3, 4].map((n) => client.send(Buffer.from(String(n))));
+    broken.nackAll();
+    const codes = await Promise.all(nacked.map(({ reply }) => codeOf(reply)));
+    expect(codes).toEqual(['REJECTED', 'REJECTED', 'REJECTED', 'REJECTED']);
+    await waitUntil(() => client.stats.channelsReplaced === 1);
+    const call = client.send(Buffer.from('30'));
+    const fresh = connections[0].channels.find((c) =>
+      c.published.some((p) => p.options.correlationId === call.correlationId),
+    );
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(broken);
+    fresh?.reply(call.correlationId, '832040');
+    await expect(call.reply).resolves.toBe('832040');
+    expect(connections).toHaveLength(1);
+  });
+
+  it('does not take a late confirm for silence while the link answers otherwise (defect 5)', async () => {
+    const client = await open({ confirmTimeoutMs: 100, consumerCheckIntervalMs: 20 });
+    const channel = connections[0].channels[0];
+    channel.autoConfirm = false;
+    const slow = client.send(Buffer.from('1'), { timeoutMs: 2000 });
+    // replies of other calls keep coming back, and the consumer check answers: a slow commit, not a dead link
+    for (let i = 0; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      channel.reply(`foreign-${i}`, '0');
+    }
+    expect(client.stats.silentLinkDrops).toBe(0);
+    expect(connections).toHaveLength(1);
+    channel.unconfirmed.shift()?.(null);
+    channel.reply(slow.correlationId, '1');
+    await expect(slow.reply).resolves.toBe('1');
+  });
+
+  it('still drops a link where nothing at all comes back, confirms included', async () => {
+    const client = await open({ confirmTimeoutMs: 100, reconnectDelayMs: [10, 10] });
+    connections[0].channels[0].autoConfirm = false;
+    void client.call(Buffer.from('1'), { timeoutMs: 2000 }).catch(() => undefined);
+    await waitUntil(() => client.stats.silentLinkDrops === 1);
+  });
+
+  it('gives every caller of close() the same promise: none resolves before the link is closed (defect 6)', async () => {
+    const client = await open();
+    const call = client.call(Buffer.from('1'), { timeoutMs: 300 }).catch(() => undefined);
+    const first = client.close();
+    let secondDone = false;
+    const second = client.close().then(() => (secondDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // the first close is still draining the pending call: the second must not report closed yet
+    expect(secondDone).toBe(false);
+    await Promise.all([first, second, call]);
+    expect(client.health()).toMatchObject({ state: 'closed' });
+  });
+
+  it('re-checks a cached zero consumer count before refusing a call, once for the calls that arrive meanwhile (defect 9)', async () => {
+    // the gateway connected a moment before the worker consumed
+    initialConsumers = 0;
+    const client = await open();
+    expect(client.consumerCount).toBe(0);
+    const probe = connections[0].channels[1];
+    probe.consumerCount = 1;
+    const before = probe.checks;
+    const calls = [1, 2, 3].map((n) => client.send(Buffer.from(String(n))));
+    const codes = calls.map(({ reply }) => codeOf(reply));
+    await waitUntil(() => connections[0].channels[0].published.length === 3);
+    expect(probe.checks - before).toBe(1);
+    calls.forEach(({ correlationId }) => connections[0].channels[0].reply(correlationId, '1'));
+    await expect(Promise.all(codes)).resolves.toEqual(['resolved', 'resolved', 'resolved']);
+  });
+
+  it('refuses NO_WORKER on a fresh zero, fast', async () => {
+    initialConsumers = 0;
+    const client = await open();
+    const startedAt = Date.now();
+    await expect(codeOf(client.call(Buffer.from('1')))).resolves.toBe('NO_WORKER');
+    expect(Date.now() - startedAt).toBeLessThan(200);
   });
 });
 

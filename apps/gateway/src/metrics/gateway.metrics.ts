@@ -80,12 +80,21 @@ export class GatewayMetrics {
       },
     });
     new Counter({
-      name: 'fib_gateway_broker_refused_link_drops_total',
-      help: 'Links dropped because the broker nacked a request (a channel left with a lost quorum queue leader); 0 under healthy load',
+      name: 'fib_gateway_broker_rejected_total',
+      help: 'Requests the broker refused (basic.nack, e.g. a length-limited request queue): answered 503 REJECTED',
       registers,
       collect() {
         this.reset();
-        this.inc(rpc.stats.refusedLinkDrops);
+        this.inc(rpc.stats.rejected);
+      },
+    });
+    new Counter({
+      name: 'fib_gateway_broker_channels_replaced_total',
+      help: 'Request channels replaced because the broker kept nacking on one (a channel left with a lost quorum queue leader); 0 under healthy load',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rpc.stats.channelsReplaced);
       },
     });
     new Counter({

@@ -9,3 +9,4 @@ export * from './client-closed.error';
 export * from './call-cancelled.error';
 export * from './flow-control.error';
 export * from './invalid-options.error';
+export * from './rejected.error';

@@ -1,0 +1,296 @@
+import { DEADLINE_HEADER, DIRECT_REPLY_TO, TEXT_CONTENT_TYPE } from '@app/contracts';
+import { describeError, probeWritePermission, QueueProbe } from '@app/runtime';
+import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
+import { isSilent, nackVerdict } from './failover.policy';
+import { PendingCall } from './pending-calls';
+import { WorkerPresence } from './worker-presence';
+
+/** What a session tells its client. */
+export interface RequestSessionEvents {
+  reply(message: ConsumeMessage): void;
+  /** `basic.return` of a mandatory publish: no queue by that name. */
+  returned(correlationId: string | undefined): void;
+  /** The broker nacked this call's request. */
+  rejected(call: PendingCall): void;
+  /** This session's link is dead (silent, or a channel gone): drop it. */
+  lost(session: RequestSession, reason: string, silent: boolean): void;
+  /** The request queue's consumers, confirmed zero: nobody is left to answer. */
+  noneLeft(): void;
+  /** Publishing moved to a fresh channel (one kept nacking). */
+  channelReplaced(): void;
+  /** The broker blocks the connection (a resource alarm), as the link knows it. */
+  isBlocked(): boolean;
+}
+
+export interface RequestSessionSettings {
+  queue: string;
+  replyMode: 'queue' | 'direct';
+  /** 0: no publisher confirms. */
+  confirmTimeoutMs: number;
+  consumerCheckIntervalMs: number;
+  consumerCheckTimeoutMs: number;
+}
+
+/** One channel requests go out on (with its direct reply-to consumer, in that mode). */
+interface Lane {
+  channel: Channel;
+  confirms: ConfirmChannel | undefined;
+  closed: boolean;
+  /** Why the broker closed it, if it did. */
+  error?: string;
+  /** Nacks in a row without an ack between. */
+  streak: number;
+  acked: boolean;
+  unconfirmed: number;
+  /** When the oldest of its unconfirmed publishes went out (the count went from 0), epoch ms. */
+  unconfirmedSince: number;
+}
+
+/**
+ * What one broker link made for the RPC client, and everything true only while it lives: the
+ * request channel(s) and their publisher confirms, the reply path and its consumer, whether the
+ * socket drains, the confirm watch, and the worker presence check. Made by `open` during the link's
+ * set-up and disposed with the link, so nothing of a dead link can act on the next one.
+ */
+export class RequestSession {
+  readonly replyTo: string;
+  readonly presence: WorkerPresence;
+  /** The socket buffered past its high-water mark: refuse calls until 'drain'. */
+  notDraining = false;
+  private lane: Lane;
+  private lastHeardAt = Date.now();
+  private flowEndedAt = 0;
+  private lastReplaceAt = 0;
+  private confirmTimer: NodeJS.Timeout | undefined;
+  private readonly retired = new Set<NodeJS.Timeout>();
+  private disposed = false;
+
+  private constructor(
+    private readonly connection: ChannelModel,
+    private readonly settings: RequestSessionSettings,
+    private readonly events: RequestSessionEvents,
+    lane: Lane,
+    replyTo: string,
+    initialConsumers: number,
+    probe: QueueProbe,
+  ) {
+    this.lane = lane;
+    this.replyTo = replyTo;
+    this.presence = new WorkerPresence(
+      probe,
+      settings.consumerCheckIntervalMs,
+      settings.consumerCheckTimeoutMs,
+      initialConsumers,
+      {
+        heard: () => this.heard(),
+        noneLeft: () => events.noneLeft(),
+        silent: (ms) => events.lost(this, `no answer to the consumer check within ${ms} ms`, true),
+        isBlocked: () => events.isBlocked(),
+      },
+    );
+  }
+
+  /** The link's set-up: request channel, reply path, write-permission probe, first consumer count. */
+  static async open(
+    connection: ChannelModel,
+    settings: RequestSessionSettings,
+    events: RequestSessionEvents,
+  ): Promise<RequestSession> {
+    let session: RequestSession | undefined;
+    const lane = await openLane(connection, settings, {
+      closed: (lane) => session?.onLaneClosed(lane),
+      drained: () => session?.onDrain(),
+    });
+    const replyTo =
+      settings.replyMode === 'direct'
+        ? DIRECT_REPLY_TO
+        : (await lane.channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+    await lane.channel.consume(replyTo, (message) => session?.onReply(message), { noAck: true });
+    // Requests go through the default exchange: a user without write there is refused here, not at the first call.
+    probeWritePermission(lane.channel);
+    await lane.channel.prefetch(0);
+    const probe = new QueueProbe(connection, settings.queue);
+    const consumers = await probe.consumerCount().catch(() => 0);
+    session = new RequestSession(connection, settings, events, lane, replyTo, consumers, probe);
+    lane.channel.on('return', (message: Message) => session?.onReturn(message));
+    return session;
+  }
+
+  /** Publishes a call's request with what is left of its deadline; throws if the channel is gone. */
+  publish(call: PendingCall, routingKey: string): void {
+    const lane = this.lane;
+    const remainingMs = Math.max(1, call.deadline - Date.now());
+    const headers = call.options.headers;
+    const options: Options.Publish = {
+      correlationId: call.id,
+      replyTo: this.replyTo,
+      expiration: remainingMs,
+      contentType: TEXT_CONTENT_TYPE,
+      mandatory: true,
+      messageId: call.options.messageId,
+      headers:
+        headers === undefined ? { [DEADLINE_HEADER]: call.deadline } : { ...headers, [DEADLINE_HEADER]: call.deadline },
+    };
+    let written: boolean;
+    if (lane.confirms === undefined) {
+      written = lane.channel.publish('', routingKey, call.body, options);
+    } else {
+      call.sentOn = lane;
+      if (lane.unconfirmed++ === 0) lane.unconfirmedSince = Date.now();
+      written = lane.confirms.publish('', routingKey, call.body, options, (error) => this.onConfirm(lane, call, error));
+      this.watchConfirms();
+    }
+    if (!written) this.notDraining = true;
+  }
+
+  /** Flow control began or ended on the link: nothing is confirmed meanwhile, by design. */
+  flowChanged(): void {
+    this.flowEndedAt = Date.now();
+  }
+
+  /** Stops every timer; the link's connection (and so every channel) is closed by the broker link. */
+  dispose(): void {
+    this.disposed = true;
+    this.presence.dispose();
+    clearTimeout(this.confirmTimer);
+    for (const timer of this.retired) clearTimeout(timer);
+    this.retired.clear();
+  }
+
+  private heard(): void {
+    this.lastHeardAt = Date.now();
+  }
+
+  private onReply(message: ConsumeMessage | null): void {
+    if (this.disposed) return;
+    if (message === null) {
+      this.events.lost(this, 'reply consumer cancelled by the broker', false);
+      return;
+    }
+    this.heard();
+    this.events.reply(message);
+  }
+
+  /** No queue took a mandatory request: no worker until a fresh count says otherwise. */
+  private onReturn(message: Message): void {
+    this.heard();
+    this.presence.count = 0;
+    this.events.returned((message.properties as { correlationId?: string }).correlationId);
+  }
+
+  private onDrain(): void {
+    this.flowEndedAt = Date.now();
+    if (this.disposed) return;
+    this.notDraining = false;
+  }
+
+  private onLaneClosed(lane: Lane): void {
+    // A channel closing alone would leave a half-working client; drop the whole link instead.
+    if (this.disposed || lane !== this.lane) return;
+    const reason = lane.error === undefined ? 'request channel closed' : `request channel closed: ${lane.error}`;
+    this.events.lost(this, reason, false);
+  }
+
+  /** The broker's confirm of one request. A closing channel's error callbacks are no nacks. */
+  private onConfirm(lane: Lane, call: PendingCall, error: unknown): void {
+    if (lane.closed) return;
+    lane.unconfirmed--;
+    if (lane.unconfirmed > 0) lane.unconfirmedSince = Date.now();
+    this.heard();
+    if (error === null || error === undefined) {
+      lane.streak = 0;
+      lane.acked = true;
+      return;
+    }
+    lane.streak++;
+    if (!call.done && call.sentOn === lane) this.events.rejected(call);
+    const verdict = nackVerdict({ ...lane, msSinceReplace: Date.now() - this.lastReplaceAt });
+    if (verdict === 'replace-channel' && lane === this.lane && !this.disposed) void this.replaceLane(lane);
+  }
+
+  /** Moves publishing to a fresh channel of the same connection; the old one serves its replies until their deadlines. */
+  private async replaceLane(broken: Lane): Promise<void> {
+    this.lastReplaceAt = Date.now();
+    let fresh: Lane;
+    try {
+      fresh = await openLane(this.connection, this.settings, {
+        closed: (lane) => this.onLaneClosed(lane),
+        drained: () => this.onDrain(),
+      });
+      if (this.settings.replyMode === 'direct') {
+        await fresh.channel.consume(DIRECT_REPLY_TO, (message) => this.onReply(message), { noAck: true });
+      }
+    } catch {
+      // the connection is going: the link's loss deals with it
+      return;
+    }
+    if (this.disposed || this.lane !== broken) {
+      void fresh.channel.close().catch(() => undefined);
+      return;
+    }
+    fresh.channel.on('return', (message: Message) => this.onReturn(message));
+    this.lane = fresh;
+    this.events.channelReplaced();
+    // In queue mode the first channel holds the reply consumer: it stays open.
+    if (this.settings.replyMode === 'direct') {
+      const timer = setTimeout(() => {
+        this.retired.delete(timer);
+        broken.closed = true;
+        void broken.channel.close().catch(() => undefined);
+      }, LANE_RETIRE_MS);
+      this.retired.add(timer);
+    }
+  }
+
+  /** Drops the link when a publish stays unconfirmed and nothing else comes back either (see isSilent). */
+  private watchConfirms(delayMs = this.settings.confirmTimeoutMs): void {
+    if (this.confirmTimer !== undefined || this.disposed) return;
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = undefined;
+      const lane = this.lane;
+      if (this.disposed || lane.unconfirmed === 0) return;
+      const now = Date.now();
+      if (this.events.isBlocked() || this.notDraining) this.flowEndedAt = now;
+      const facts = { ...lane, lastHeardAt: this.lastHeardAt, flowEndedAt: this.flowEndedAt, now };
+      if (isSilent({ ...facts, timeoutMs: this.settings.confirmTimeoutMs })) {
+        const reason = `no confirm nor anything else from the broker within ${this.settings.confirmTimeoutMs} ms`;
+        this.events.lost(this, reason, true);
+        return;
+      }
+      const quietSince = Math.max(lane.unconfirmedSince, this.lastHeardAt, this.flowEndedAt);
+      this.watchConfirms(Math.max(10, quietSince + this.settings.confirmTimeoutMs - now));
+    }, delayMs);
+  }
+}
+
+/** How long a replaced direct reply-to channel stays open for the replies of calls sent on it. */
+const LANE_RETIRE_MS = 60_000;
+
+async function openLane(
+  connection: ChannelModel,
+  settings: RequestSessionSettings,
+  on: { closed(lane: Lane): void; drained(): void },
+): Promise<Lane> {
+  const confirms = settings.confirmTimeoutMs > 0 ? await connection.createConfirmChannel() : undefined;
+  const channel = confirms ?? (await connection.createChannel());
+  const lane: Lane = {
+    channel,
+    confirms,
+    closed: false,
+    streak: 0,
+    acked: false,
+    unconfirmed: 0,
+    unconfirmedSince: 0,
+  };
+  // Before amqplib's own 'close' listener, which calls back every unconfirmed publish with an error.
+  channel.prependListener('close', () => {
+    lane.closed = true;
+  });
+  // Set-up failures are logged once by the broker link; a live channel's error is followed by its close.
+  channel.on('error', (error: unknown) => {
+    lane.error = describeError(error);
+  });
+  channel.on('close', () => on.closed(lane));
+  channel.on('drain', () => on.drained());
+  return lane;
+}
