@@ -22,7 +22,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     app,
     new DocumentBuilder()
       .setTitle('fib-rpc gateway')
-      .setDescription('fib(n) over RabbitMQ request/reply; see the contract for every answer')
+      .setDescription('fib(n) over RabbitMQ request/reply; every answer and error code: docs/http-api.md')
       .build(),
   );
   SwaggerModule.setup('docs', app, document);

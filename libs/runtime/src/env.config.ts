@@ -6,7 +6,7 @@ import { ConfigError } from './config.error';
 
 export { ConfigError };
 
-/** Every setting of ../shared/CONTRACT.md, typed; `loadConfig` reads them from the environment. */
+/** Every setting of docs/configuration.md, typed; `loadConfig` reads them from the environment. */
 export interface AppConfig {
   /** AMQP_URL (or the contents of AMQP_URL_FILE): the nodes, each a full amqp:// or amqps:// URL. */
   amqpUrls: readonly string[];

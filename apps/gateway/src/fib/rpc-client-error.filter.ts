@@ -13,7 +13,7 @@ const CANCELLED = 'CANCELLED';
 const INVALID_OPTIONS = 'INVALID_OPTIONS';
 
 /**
- * HTTP status for each way an RPC call fails (see the contract's HTTP table);
+ * HTTP status for each way an RPC call fails (docs/http-api.md, "RPC failures");
  * undefined for CANCELLED: the caller has gone, there is nobody to answer.
  */
 export function httpStatusOf(error: RpcClientError): HttpStatus | undefined {
