@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-// js-yaml: kubectl prints YAML only; the copy eslint brings is the one parser in node_modules
+// kubectl prints YAML only
 const { loadAll } = require('js-yaml');
 
 const args = process.argv.slice(2);
