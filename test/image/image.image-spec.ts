@@ -199,7 +199,7 @@ describe('the image', () => {
     }
   }, 240_000);
 
-  it('reports unhealthy while the broker is unreachable, and /metrics (the liveness probe) still answers', async () => {
+  it('reports unhealthy while the broker is unreachable, and /health/live (the liveness probe) still answers', async () => {
     const [port, closed] = [await freeNodePort(), await freeNodePort()];
     const gateway = await containers.run('nobroker', IMAGE, [
       ...HARDENED,
@@ -210,7 +210,7 @@ describe('the image', () => {
       '-e',
       `AMQP_URL=amqp://nobody:nothing@127.0.0.1:${closed}`,
     ]);
-    await ready(`http://127.0.0.1:${port}/metrics`);
+    await ready(`http://127.0.0.1:${port}/health/live`);
     expect((await get(`http://127.0.0.1:${port}/health`)).status).toBe(503);
     const health = await podman(['healthcheck', 'run', gateway]);
     expect(health.code).not.toBe(0);

@@ -15,4 +15,10 @@ export class HealthController {
   check(): Promise<HealthCheckResult> {
     return this.health.check([() => this.consumer.check('rpcQueue')]);
   }
+
+  /** 200 while the process answers, whatever the broker's state: liveness, so a broker outage restarts no pod. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
 }

@@ -17,4 +17,10 @@ export class HealthController {
   check(): Promise<HealthCheckResult> {
     return this.health.check([() => this.broker.check('broker')]);
   }
+
+  /** 200 while the process answers, whatever the broker's state: liveness, so a broker outage restarts no pod. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
 }
