@@ -31,6 +31,7 @@ export class LinkRecovery {
   /** Consumers seen by the last link, carried to the next (a first zero after it is checked again). */
   lastConsumers = 0;
   private everUp = false;
+  private closed = false;
   private readonly hold: FailoverHold;
 
   constructor(
@@ -74,7 +75,8 @@ export class LinkRecovery {
   down(session: RequestSession, reason: string, closing: boolean): void {
     this.lastConsumers = session.presence.count;
     session.dispose();
-    if (closing) {
+    // RpcClient.close() closes the link right after this.close(), before its `closing` is set: still a close.
+    if (closing || this.closed) {
       failAll(this.pending, this.settings.queue);
       return;
     }
@@ -95,6 +97,7 @@ export class LinkRecovery {
 
   /** The client closes: every call still pending fails CLIENT_CLOSED, and the hold's timer goes. */
   close(): void {
+    this.closed = true;
     failAll(this.pending, this.settings.queue);
     this.hold.end();
   }

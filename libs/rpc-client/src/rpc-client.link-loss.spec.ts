@@ -140,6 +140,17 @@ describe('RpcClient lost links, re-sends, failover hold and worker presence (fak
     expect(Date.now() - startedAt).toBeLessThan(1000);
   });
 
+  it('starts no failover hold when the client closes: close() leaves no timer behind', async () => {
+    const client = await harness.open({ urls: ['amqp://a', 'amqp://b'], failoverHoldMs: 30_000 });
+    const timers = jest.spyOn(global, 'setTimeout');
+    try {
+      await client.close({ drain: false });
+      expect(timers.mock.calls.map(([, delayMs]) => delayMs)).not.toContain(30_000);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
   it('fails kept calls with CONNECTION_LOST at once when no node can be reached', async () => {
     const client = await harness.open({ resendOnLinkLoss: true, reconnectDelayMs: [10, 10] });
     const call = client.call(Buffer.from('30'));
