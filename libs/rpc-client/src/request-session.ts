@@ -1,8 +1,9 @@
 import { DEADLINE_HEADER, DIRECT_REPLY_TO, TEXT_CONTENT_TYPE } from '@app/contracts';
-import { describeError, probeWritePermission, QueueProbe } from '@app/runtime';
-import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
+import { probeWritePermission, QueueProbe } from '@app/runtime';
+import { ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
 import { isSilent, nackVerdict } from './failover.policy';
 import { PendingCall } from './pending-calls';
+import { countConfirm, Lane, LANE_RETIRE_MS, openLane, publishOnLane } from './request-lane';
 import { WorkerPresence } from './worker-presence';
 
 /** What a session tells its client. */
@@ -29,21 +30,6 @@ export interface RequestSessionSettings {
   confirmTimeoutMs: number;
   consumerCheckIntervalMs: number;
   consumerCheckTimeoutMs: number;
-}
-
-/** One channel requests go out on (with its direct reply-to consumer, in that mode). */
-interface Lane {
-  channel: Channel;
-  confirms: ConfirmChannel | undefined;
-  closed: boolean;
-  /** Why the broker closed it, if it did. */
-  error?: string;
-  /** Nacks in a row without an ack between. */
-  streak: number;
-  acked: boolean;
-  unconfirmed: number;
-  /** When the oldest of its unconfirmed publishes went out (the count went from 0), epoch ms. */
-  unconfirmedSince: number;
 }
 
 /**
@@ -96,23 +82,25 @@ export class RequestSession {
     settings: RequestSessionSettings,
     events: RequestSessionEvents,
   ): Promise<RequestSession> {
-    let session: RequestSession | undefined;
+    // The channel's listeners are made before the session they report to: until then they do nothing.
+    const made: { session?: RequestSession } = {};
     const lane = await openLane(connection, settings, {
-      closed: (lane) => session?.onLaneClosed(lane),
-      drained: () => session?.onDrain(),
+      closed: (lane) => made.session?.onLaneClosed(lane),
+      drained: () => made.session?.onDrain(),
     });
     const replyTo =
       settings.replyMode === 'direct'
         ? DIRECT_REPLY_TO
         : (await lane.channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
-    await lane.channel.consume(replyTo, (message) => session?.onReply(message), { noAck: true });
+    await lane.channel.consume(replyTo, (message) => made.session?.onReply(message), { noAck: true });
     // Requests go through the default exchange: a user without write there is refused here, not at the first call.
     probeWritePermission(lane.channel);
     await lane.channel.prefetch(0);
     const probe = new QueueProbe(connection, settings.queue);
     const consumers = await probe.consumerCount().catch(() => 0);
-    session = new RequestSession(connection, settings, events, lane, replyTo, consumers, probe);
-    lane.channel.on('return', (message: Message) => session?.onReturn(message));
+    const session = new RequestSession(connection, settings, events, lane, replyTo, consumers, probe);
+    made.session = session;
+    lane.channel.on('return', (message: Message) => made.session?.onReturn(message));
     return session;
   }
 
@@ -131,15 +119,9 @@ export class RequestSession {
       headers:
         headers === undefined ? { [DEADLINE_HEADER]: call.deadline } : { ...headers, [DEADLINE_HEADER]: call.deadline },
     };
-    let written: boolean;
-    if (lane.confirms === undefined) {
-      written = lane.channel.publish('', routingKey, call.body, options);
-    } else {
-      call.sentOn = lane;
-      if (lane.unconfirmed++ === 0) lane.unconfirmedSince = Date.now();
-      written = lane.confirms.publish('', routingKey, call.body, options, (error) => this.onConfirm(lane, call, error));
-      this.watchConfirms();
-    }
+    if (lane.confirms !== undefined) call.sentOn = lane;
+    const written = publishOnLane(lane, routingKey, call.body, options, (error) => this.onConfirm(lane, call, error));
+    if (lane.confirms !== undefined) this.watchConfirms();
     if (!written) this.notDraining = true;
   }
 
@@ -193,16 +175,10 @@ export class RequestSession {
 
   /** The broker's confirm of one request. A closing channel's error callbacks are no nacks. */
   private onConfirm(lane: Lane, call: PendingCall, error: unknown): void {
-    if (lane.closed) return;
-    lane.unconfirmed--;
-    if (lane.unconfirmed > 0) lane.unconfirmedSince = Date.now();
+    const confirm = countConfirm(lane, error);
+    if (confirm === 'closing') return;
     this.heard();
-    if (error === null || error === undefined) {
-      lane.streak = 0;
-      lane.acked = true;
-      return;
-    }
-    lane.streak++;
+    if (confirm === 'ack') return;
     if (!call.done && call.sentOn === lane) this.events.rejected(call);
     const verdict = nackVerdict({ ...lane, msSinceReplace: Date.now() - this.lastReplaceAt });
     if (verdict === 'replace-channel' && lane === this.lane && !this.disposed) void this.replaceLane(lane);
@@ -261,36 +237,4 @@ export class RequestSession {
       this.watchConfirms(Math.max(10, quietSince + this.settings.confirmTimeoutMs - now));
     }, delayMs);
   }
-}
-
-/** How long a replaced direct reply-to channel stays open for the replies of calls sent on it. */
-const LANE_RETIRE_MS = 60_000;
-
-async function openLane(
-  connection: ChannelModel,
-  settings: RequestSessionSettings,
-  on: { closed(lane: Lane): void; drained(): void },
-): Promise<Lane> {
-  const confirms = settings.confirmTimeoutMs > 0 ? await connection.createConfirmChannel() : undefined;
-  const channel = confirms ?? (await connection.createChannel());
-  const lane: Lane = {
-    channel,
-    confirms,
-    closed: false,
-    streak: 0,
-    acked: false,
-    unconfirmed: 0,
-    unconfirmedSince: 0,
-  };
-  // Before amqplib's own 'close' listener, which calls back every unconfirmed publish with an error.
-  channel.prependListener('close', () => {
-    lane.closed = true;
-  });
-  // Set-up failures are logged once by the broker link; a live channel's error is followed by its close.
-  channel.on('error', (error: unknown) => {
-    lane.error = describeError(error);
-  });
-  channel.on('close', () => on.closed(lane));
-  channel.on('drain', () => on.drained());
-  return lane;
 }

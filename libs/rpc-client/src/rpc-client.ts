@@ -1,28 +1,20 @@
-import { decodeErrorReply, ERROR_REPLY_TYPE } from '@app/contracts';
 import { BrokerLink } from '@app/runtime';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConsumeMessage } from 'amqplib';
 import { randomBytes } from 'node:crypto';
-import {
-  BrokerUnavailableError,
-  CallCancelledError,
-  ClientClosedError,
-  ConnectionLostError,
-  FlowControlError,
-  InvalidOptionsError,
-  NoWorkerError,
-  OverloadedError,
-  RejectedError,
-  RemoteRpcError,
-  RpcClientError,
-  RpcTimeoutError,
-} from './errors';
-import { admit, afterLinkLoss, deadlineOutcome } from './failover.policy';
+import { deadlineError, refusalError, settleReply } from './call-outcomes';
+import { CallCancelledError, ConnectionLostError, NoWorkerError, RejectedError, RpcClientError } from './errors';
+import { admit } from './failover.policy';
+import { LinkRecovery } from './link-recovery';
 import { PendingCall, PendingCalls } from './pending-calls';
 import { RequestSession, RequestSessionEvents } from './request-session';
-import { MAX_TIMEOUT_MS, RPC_CLIENT_DEFAULTS } from './rpc-client.constants';
 import { RpcCall, RpcCallOptions, RpcClientHealth, RpcClientOptions, RpcClientStats } from './rpc-client.interfaces';
-import { checkInteger, explainRefusal, withoutUndefined } from './rpc-client.options';
+import {
+  callTimeoutError,
+  connectSettings,
+  explainRefusal,
+  ResolvedRpcClientOptions,
+  resolveOptions,
+} from './rpc-client.options';
 
 /**
  * Request/reply over RabbitMQ, the tutorial's way, with answers to its open questions: every call
@@ -30,8 +22,9 @@ import { checkInteger, explainRefusal, withoutUndefined } from './rpc-client.opt
  * control, cancelled, remote error, closed), never waits forever, and is never buffered to be sent late.
  *
  * The broker link (node list, bounded attempts, reconnects, close) is a BrokerLink; each link's
- * state lives in its RequestSession; the calls in PendingCalls; the decisions in failover.policy.
- * This class admits calls and wires the three together.
+ * state lives in its RequestSession; the calls in PendingCalls; the decisions in failover.policy;
+ * what a lost link does to the calls, and the failover hold, in LinkRecovery.
+ * This class admits calls, wires them together, and follows Nest's lifecycle.
  */
 export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   readonly stats: RpcClientStats = {
@@ -44,60 +37,43 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     cancelled: 0,
   };
 
-  private readonly options: typeof RPC_CLIENT_DEFAULTS & RpcClientOptions;
+  private readonly options: ResolvedRpcClientOptions;
   private readonly logger = new Logger(RpcClient.name);
   private readonly pending: PendingCalls;
   private readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private readonly link: BrokerLink<RequestSession>;
+  private readonly recovery: LinkRecovery;
   private nextId = 0;
-  private everUp = false;
-  /** Consumers seen by the last link, carried to the next (a first zero after it is checked again). */
-  private lastConsumers = 0;
   private closing: Promise<void> | undefined;
-  /** While failing over after a lost link: new calls wait for the next link until then (epoch ms). */
-  private holdUntil = 0;
-  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RpcClientOptions = {}) {
-    this.options = { ...RPC_CLIENT_DEFAULTS, ...withoutUndefined(options) };
+    this.options = resolveOptions(options);
     const { queue } = this.options;
-    checkInteger(queue, 'timeoutMs', this.options.timeoutMs, 1, MAX_TIMEOUT_MS);
-    checkInteger(queue, 'maxInFlight', this.options.maxInFlight, 1, 10_000_000);
-    checkInteger(queue, 'consumerCheckIntervalMs', this.options.consumerCheckIntervalMs, 1, MAX_TIMEOUT_MS);
-    checkInteger(queue, 'consumerCheckTimeoutMs', this.options.consumerCheckTimeoutMs, 1, MAX_TIMEOUT_MS);
-    checkInteger(queue, 'maxResends', this.options.maxResends, 0, 100);
-    checkInteger(queue, 'confirmTimeoutMs', this.options.confirmTimeoutMs, 0, MAX_TIMEOUT_MS);
-    checkInteger(queue, 'failoverHoldMs', this.options.failoverHoldMs, 0, MAX_TIMEOUT_MS);
+    const nodeCount = this.options.urls?.length ?? 1;
     this.pending = new PendingCalls(
-      (call) => this.expired(call),
+      (call) => deadlineError(call, queue),
       (call) => {
         this.stats.cancelled++;
         return new CallCancelledError(queue, call.id);
       },
     );
+    this.recovery = new LinkRecovery(this.pending, { ...this.options, nodeCount }, this.stats, this.logger, {
+      publish: (session, call) => this.publish(session, call),
+      sendOnWorker: (session, call) => this.sendOnWorker(session, call),
+    });
     this.link = new BrokerLink<RequestSession>({
-      urls: this.options.urls ?? [this.options.url],
-      connectionName: this.options.connectionName,
-      heartbeatS: this.options.heartbeatS,
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      reconnectDelayMs: this.options.reconnectDelayMs,
-      tls: this.options.tls,
-      auth: this.options.auth,
+      ...connectSettings(this.options),
       logger: this.logger,
       setup: (connection) => RequestSession.open(connection, this.options, this.sessionEvents()),
-      onUp: (session, node) => this.onUp(session, node),
-      onDown: (session, reason) => this.onDown(session, reason),
+      onUp: (session, node) => this.recovery.up(session, node),
+      onDown: (session, reason) => this.recovery.down(session, reason, this.closing !== undefined),
       explain: (error) => explainRefusal(error, this.options.replyMode),
       onFlow: () => this.link.session?.flowChanged(),
       onAttemptFailed: (consecutive) => {
         // Every node refused once: no link is coming soon, so calls kept for one fail now (503).
-        if (consecutive >= this.nodeCount) this.failWaiting('no broker node reachable');
+        if (consecutive >= nodeCount) this.recovery.noLinkSoon('no broker node reachable');
       },
     });
-  }
-
-  private get nodeCount(): number {
-    return this.options.urls?.length ?? 1;
   }
 
   /** True while connected with a reply path and not closing: calls can be sent. */
@@ -107,7 +83,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   /** Consumers of the request queue at the last check (0 when it is absent). */
   get consumerCount(): number {
-    return this.link.session?.presence.count ?? this.lastConsumers;
+    return this.link.session?.presence.count ?? this.recovery.lastConsumers;
   }
 
   /** Calls waiting for their reply. */
@@ -157,36 +133,25 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
     const { queue } = this.options;
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
-      return this.refused(
-        new InvalidOptionsError(queue, 'timeoutMs', timeoutMs, `an integer from 1 to ${MAX_TIMEOUT_MS}`),
-      );
-    }
+    const invalid = callTimeoutError(queue, timeoutMs);
+    if (invalid !== undefined) return this.refused(invalid);
     if (options.signal?.aborted && this.closing === undefined) {
       this.stats.cancelled++;
       return this.refused(new CallCancelledError(queue, undefined));
     }
     const session = this.link.session;
-    const admission = admit({
+    const facts = {
       closing: this.closing !== undefined,
       linkReady: session !== undefined,
-      holding: Date.now() < this.holdUntil,
+      holding: this.recovery.holding,
       flowHeld: this.flowControl(),
       consumers: session?.presence.count ?? 0,
       pending: this.pending.size,
       maxInFlight: this.options.maxInFlight,
-    });
-    switch (admission) {
-      case 'closed':
-        return this.refused(new ClientClosedError(queue));
-      case 'unavailable':
-        return this.refused(new BrokerUnavailableError(queue));
-      case 'overloaded':
-        return this.refused(new OverloadedError(queue, this.options.maxInFlight));
-      case 'flow-control':
-        return this.refused(new FlowControlError(queue, this.flowControl() ?? 'held back'));
-      default:
-    }
+    };
+    const admission = admit(facts);
+    const refusal = refusalError(admission, queue, facts);
+    if (refusal !== undefined) return this.refused(refusal);
     const correlationId = this.idPrefix + (this.nextId++).toString(36);
     const state = admission === 'send' ? 'sent' : admission === 'hold' ? 'held' : 'checking';
     const reply = this.pending.add(correlationId, body, options, timeoutMs, state);
@@ -208,11 +173,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   private async shutDown(drain: boolean): Promise<void> {
     if (drain && this.link.status.state === 'ready') await this.pending.drained();
-    this.pending.failWhere(
-      () => true,
-      () => new ClientClosedError(this.options.queue),
-    );
-    this.endHold();
+    this.recovery.close();
     await this.link.close();
   }
 
@@ -241,29 +202,19 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   /** A call that met a cached zero: sent once a fresh count sees a worker, refused NO_WORKER on a fresh zero. */
   private async sendOnWorker(session: RequestSession, call: PendingCall): Promise<void> {
     const count = await session.presence.recheck();
-    // A call whose link went meanwhile is the failover policy's (see onDown).
+    // A call whose link went meanwhile is the failover policy's (see LinkRecovery.down).
     if (call.done || this.link.session !== session || call.state !== 'checking') return;
     if (count === 'silent') return;
     if (count > 0) this.publish(session, call);
     else this.pending.fail(call, new NoWorkerError(this.options.queue, 'no-consumers'));
   }
 
-  private expired(call: PendingCall): RpcClientError {
-    const { queue } = this.options;
-    switch (deadlineOutcome(call.state)) {
-      case 'BROKER_UNAVAILABLE':
-        return new BrokerUnavailableError(queue);
-      case 'CONNECTION_LOST':
-        return new ConnectionLostError(queue, call.id);
-      default:
-        return new RpcTimeoutError(queue, call.id, call.timeoutMs);
-    }
-  }
-
   /** What a link's session reports; a session acts on the link only while it is the live one. */
   private sessionEvents(): RequestSessionEvents {
     return {
-      reply: (message) => this.onReply(message),
+      reply: (message) => {
+        if (!settleReply(this.pending, message, this.options.queue)) this.stats.unknownReplies++;
+      },
       returned: (correlationId) => this.onReturn(correlationId),
       rejected: (call) => {
         if (this.pending.fail(call, new RejectedError(this.options.queue, call.id))) this.stats.rejected++;
@@ -286,107 +237,6 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       },
       isBlocked: () => this.link.status.blocked !== undefined,
     };
-  }
-
-  private onUp(session: RequestSession, node: string): void {
-    this.endHold();
-    if (this.everUp) this.stats.reconnects++;
-    this.everUp = true;
-    const path = this.options.replyMode === 'direct' ? session.replyTo : 'callback queue';
-    this.logger.log(
-      `connected to ${node}; reply path ${path}; ${session.presence.count} consumer(s) on ${this.options.queue}`,
-    );
-    // Calls whose link was lost, and calls held during the failover, go out with what is left of their deadline.
-    for (const call of this.pending.list()) {
-      if (call.state === 'sent') continue;
-      if (call.state === 'parked') {
-        call.resends++;
-        this.stats.resends++;
-      }
-      if (call.state === 'checking' && session.presence.count === 0) void this.sendOnWorker(session, call);
-      else this.publish(session, call);
-    }
-    session.presence.start(this.lastConsumers);
-  }
-
-  private onDown(session: RequestSession, reason: string): void {
-    this.lastConsumers = session.presence.count;
-    session.dispose();
-    if (this.closing !== undefined) {
-      this.pending.failWhere(
-        () => true,
-        () => new ClientClosedError(this.options.queue),
-      );
-      return;
-    }
-    let failed = 0;
-    let parked = 0;
-    const now = Date.now();
-    for (const call of this.pending.list()) {
-      if (afterLinkLoss(call, now, this.options) === 'park') {
-        if (call.state === 'sent') call.state = 'parked';
-        parked++;
-      } else if (this.pending.fail(call, new ConnectionLostError(this.options.queue, call.id))) {
-        failed++;
-      }
-    }
-    if (failed + parked > 0) {
-      this.logger.warn(`${reason}: ${failed} pending call(s) failed, ${parked} kept to be sent again on the next link`);
-    }
-    this.startHold();
-  }
-
-  /**
-   * Failing over to another node takes a reconnect (milliseconds when a node answers): for up to
-   * failoverHoldMs after a lost link, new calls wait for the next link instead of failing 503 —
-   * bounded by their deadline, by the window, and by every node refusing once. Only with several
-   * nodes to fail over to (with one, a lost link is an outage), and never before the first link.
-   */
-  private startHold(): void {
-    const holdMs = this.options.failoverHoldMs;
-    if (holdMs === 0 || !this.everUp || this.nodeCount < 2) return;
-    this.endHold();
-    this.holdUntil = Date.now() + holdMs;
-    this.holdTimer = setTimeout(() => {
-      this.endHold();
-      const failed = this.pending.failWhere(
-        (call) => call.state === 'held' || call.state === 'checking',
-        () => new BrokerUnavailableError(this.options.queue),
-      );
-      if (failed > 0) this.logger.warn(`no link within the ${holdMs} ms failover hold: ${failed} new call(s) failed`);
-    }, holdMs);
-  }
-
-  private endHold(): void {
-    this.holdUntil = 0;
-    clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-  }
-
-  /** No link soon: calls waiting for one fail now (503): held ones were never sent, parked ones were lost with their link. */
-  private failWaiting(why: string): void {
-    this.endHold();
-    const { queue } = this.options;
-    const failed = this.pending.failWhere(
-      (call) => call.state !== 'sent',
-      (call) => (call.state === 'parked' ? new ConnectionLostError(queue, call.id) : new BrokerUnavailableError(queue)),
-    );
-    if (failed > 0) this.logger.warn(`${why}: ${failed} call(s) waiting for a link failed`);
-  }
-
-  private onReply(message: ConsumeMessage): void {
-    const { correlationId, type } = message.properties as { correlationId?: string; type?: string };
-    const call = correlationId === undefined ? undefined : this.pending.get(correlationId);
-    if (call === undefined) {
-      this.stats.unknownReplies++;
-      return;
-    }
-    if (type === ERROR_REPLY_TYPE) {
-      const { code, message: text } = decodeErrorReply(message.content);
-      this.pending.fail(call, new RemoteRpcError(this.options.queue, call.id, code, text));
-    } else {
-      this.pending.succeed(call, message.content.toString('latin1'));
-    }
   }
 
   /** `basic.return` of a mandatory publish: no queue by that name, so no worker. */
