@@ -6,6 +6,7 @@ import {
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { RpcClientSpan, startRpcClientSpan } from '@app/observability/tracing';
 import { askWithin, BrokerLink, describeError, probeWritePermission, QueueProbe } from '@app/runtime';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import { randomBytes } from 'node:crypto';
@@ -49,6 +50,7 @@ interface PendingCall {
   sentOn?: Session;
   sentAt: number;
   unlisten?: () => void;
+  span: RpcClientSpan;
 }
 
 /** What one link's set-up made: the channel calls go out on, the reply path, the consumer check's channel. */
@@ -200,10 +202,11 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   /** Like `call`, also telling the correlation id the request went out with (for logs). */
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
+    const span = startRpcClientSpan(this.options.queue, body);
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const failure = this.refusal(timeoutMs, options.signal);
     if (failure !== undefined && failure !== 'hold')
-      return { correlationId: undefined, reply: Promise.reject(failure) };
+      return { correlationId: undefined, reply: span.endWith(Promise.reject(failure)) };
     const held = failure === 'hold';
     const session = this.link.session as Session;
     const correlationId = this.idPrefix + (this.nextId++).toString(36);
@@ -223,6 +226,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         held,
         nacked: false,
         sentAt: 0,
+        span,
       };
       this.pending.set(correlationId, call);
       const signal = options.signal;
@@ -235,9 +239,10 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         signal.addEventListener('abort', onAbort, { once: true });
         call.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
-      if (!held) this.publish(session, correlationId, call);
+      if (held) span.event('held');
+      else this.publish(session, correlationId, call);
     });
-    return { correlationId, reply };
+    return { correlationId, reply: span.endWith(reply) };
   }
 
   /**
@@ -292,6 +297,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   private publish(session: Session, correlationId: string, call: PendingCall): void {
     // What is left of the deadline: the whole timeout on a first send, less on a held call or a re-send.
     const remainingMs = Math.max(1, call.deadline - Date.now());
+    const headers = { ...call.options.headers, [DEADLINE_HEADER]: call.deadline };
+    call.span.sent(headers, correlationId);
     const options = {
       correlationId,
       replyTo: session.replyTo,
@@ -299,7 +306,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       contentType: TEXT_CONTENT_TYPE,
       mandatory: true,
       messageId: call.options.messageId,
-      headers: { ...call.options.headers, [DEADLINE_HEADER]: call.deadline },
+      headers,
     };
     try {
       let written: boolean;
