@@ -1,3 +1,5 @@
+// First: the trace SDK (when OTEL_* variables ask for it) must patch http before Nest and fastify load.
+import '@app/observability/tracing/register';
 import { closeOnSignals, describeError, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import { createFibWorker } from './fib-worker.factory';

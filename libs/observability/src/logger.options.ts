@@ -1,6 +1,7 @@
 import type { LogLevel } from '@app/runtime';
 import type { Params } from 'nestjs-pino';
 import { destination } from 'pino';
+import { logTraceFields } from './tracing/log-trace.mixin';
 
 /**
  * nestjs-pino settings shared by both apps: Nest's own logs as JSON lines at
@@ -13,7 +14,8 @@ export function loggerOptions(app: string, level: LogLevel): Params {
   return {
     forRoutes: [],
     pinoHttp: [
-      { level: level === 'verbose' ? 'trace' : level, base: { app } },
+      // mixin: a traced call's lines carry its trace_id and span_id (nothing without an SDK).
+      { level: level === 'verbose' ? 'trace' : level, base: { app }, mixin: logTraceFields },
       // Asynchronous stdout: lines written while a write is in flight go out together; pino flushes it at exit.
       destination({ dest: 1, sync: false }),
     ],

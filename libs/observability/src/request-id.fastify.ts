@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
 import { requestIdOf, TracedRequest } from './request-trace';
 import { REQUEST_ID_HEADER } from './observability.constants';
+import { nameHttpSpan } from './tracing/http-route.span';
 
 /** A longer URL is cut in the log line: a client must not make one line kilobytes long. */
 const LOGGED_URL_CHARS = 256;
@@ -22,6 +23,7 @@ export const requestIdFastifyOptions = {
 export function traceRequests(app: NestFastifyApplication, level: LogLevel): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
+    nameHttpSpan(request.routeOptions.url);
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });

@@ -1,3 +1,4 @@
+import type { RpcClientSpan } from '@app/observability/tracing';
 import { RpcClientError } from './errors';
 import { RpcCallOptions } from './rpc-client.interfaces';
 
@@ -23,6 +24,8 @@ export interface PendingCall {
   done: boolean;
   /** What it was published on (a RequestSession's lane), for its confirm. */
   sentOn: object | undefined;
+  /** Its tracing span (a no-op without an SDK): the trace context goes into every (re-)send's headers. */
+  span?: RpcClientSpan;
   resolve(value: string): void;
   reject(error: RpcClientError): void;
 }

@@ -108,7 +108,10 @@ export class RequestSession {
   publish(call: PendingCall, routingKey: string): void {
     const lane = this.lane;
     const remainingMs = Math.max(1, call.deadline - Date.now());
-    const headers = call.options.headers;
+    const extra = call.options.headers;
+    const headers: Record<string, unknown> =
+      extra === undefined ? { [DEADLINE_HEADER]: call.deadline } : { ...extra, [DEADLINE_HEADER]: call.deadline };
+    call.span?.sent(headers, call.id);
     const options: Options.Publish = {
       correlationId: call.id,
       replyTo: this.replyTo,
@@ -116,8 +119,7 @@ export class RequestSession {
       contentType: TEXT_CONTENT_TYPE,
       mandatory: true,
       messageId: call.options.messageId,
-      headers:
-        headers === undefined ? { [DEADLINE_HEADER]: call.deadline } : { ...headers, [DEADLINE_HEADER]: call.deadline },
+      headers,
     };
     if (lane.confirms !== undefined) call.sentOn = lane;
     const written = publishOnLane(lane, routingKey, call.body, options, (error) => this.onConfirm(lane, call, error));

@@ -1,3 +1,4 @@
+import { RpcClientSpan, startRpcClientSpan } from '@app/observability/tracing';
 import { BrokerLink } from '@app/runtime';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
@@ -131,6 +132,13 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
 
   /** Like `call`, also telling the correlation id the request went out with (for logs). */
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
+    // A shared no-op without a tracing SDK; with one, the CLIENT span of the call, ended by its outcome.
+    const span = startRpcClientSpan(this.options.queue, body);
+    const sent = this.admitAndSend(body, options, span);
+    return { correlationId: sent.correlationId, reply: span.endWith(sent.reply) };
+  }
+
+  private admitAndSend(body: Buffer, options: RpcCallOptions, span: RpcClientSpan): RpcCall {
     const { queue } = this.options;
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const invalid = callTimeoutError(queue, timeoutMs);
@@ -156,6 +164,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     const state = admission === 'send' ? 'sent' : admission === 'hold' ? 'held' : 'checking';
     const reply = this.pending.add(correlationId, body, options, timeoutMs, state);
     const call = this.pending.get(correlationId) as PendingCall;
+    call.span = span;
+    if (admission === 'hold') span.event('held');
     if (admission === 'send') this.publish(session as RequestSession, call);
     else if (admission === 'recheck') void this.sendOnWorker(session as RequestSession, call);
     return { correlationId, reply };

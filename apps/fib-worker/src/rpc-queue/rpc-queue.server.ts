@@ -8,7 +8,7 @@ import {
   RpcErrorCode,
   TEXT_CONTENT_TYPE,
 } from '@app/contracts';
-import { REQUEST_ID_HEADER, TRACEPARENT_HEADER } from '@app/observability';
+import { REQUEST_ID_HEADER, RpcServerSpan, TRACEPARENT_HEADER, withRpcServerSpan } from '@app/observability';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { askWithin, BrokerLink, describeError, probeWritePermission, QueueProbe } from '@app/runtime';
@@ -205,13 +205,13 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     }
     this.inHand++;
     session.acks.received(message);
-    void this.answer(message, session).finally(() => {
+    void withRpcServerSpan(this.options.queue, message, (span) => this.answer(message, session, span)).finally(() => {
       this.inHand--;
       if (this.inHand === 0 && this.onIdle !== undefined) this.onIdle();
     });
   }
 
-  private async answer(message: ConsumeMessage, session: Session): Promise<void> {
+  private async answer(message: ConsumeMessage, session: Session, span: RpcServerSpan): Promise<void> {
     const { channel, acks } = session;
     const startedAt = performance.now();
     const { replyTo, correlationId, headers } = message.properties as {
@@ -222,12 +222,14 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
     if (!replyTo) {
       this.stats.dropped++;
       this.logger.warn(`request without reply_to dropped (correlation id ${printable(correlationId)})`);
+      span.end('dropped');
       acks.done(message);
       return;
     }
     if (isPast(headers?.[DEADLINE_HEADER])) {
       // Its caller has given up: computing it would be work for nobody.
       this.stats.expired++;
+      span.end('expired');
       acks.done(message);
       return;
     }
@@ -258,6 +260,7 @@ export class RpcQueueServer extends Server implements CustomTransportStrategy {
         `reply to ${printable(replyTo)} (correlation id ${printable(correlationId)}) not published: ${describeError(error)}`,
       );
     }
+    span.end(failure?.code ?? 'ok');
     acks.done(message);
     try {
       this.logAnswer(message, failure?.code ?? 'ok', startedAt);

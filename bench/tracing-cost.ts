@@ -1,0 +1,149 @@
+/**
+ * What tracing costs the gateway: autocannon against GET /fib/30 through a
+ * gateway and a worker (built apps) with tracing off (no OTEL_* variable),
+ * on at sampling 1.0, and on at 0.01, both exporting OTLP/HTTP JSON to a
+ * local receiver that takes and drops everything. Medians of interleaved
+ * repetitions. Run: `npm run build && node -r ts-node/register/transpile-only
+ * -r tsconfig-paths/register bench/tracing-cost.ts` (TRACING_BENCH_REPS, default 3).
+ */
+import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { AddressInfo, createServer as createNetServer } from 'node:net';
+import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../test/support/broker';
+import { AppProcess } from '../test/support/app-process';
+
+const REPS = Number(process.env.TRACING_BENCH_REPS ?? 3);
+const V30 = JSON.stringify({ n: 30, value: '832040' });
+
+interface Figures {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  /** CPU time (user + system) of the gateway and of the worker per request, µs: steadier than req/s on a shared machine. */
+  gatewayCpuUs: number;
+  workerCpuUs: number;
+}
+
+/** CPU time a process has used so far, in µs (Linux /proc; clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** An OTLP endpoint that reads each export and answers 200: the exporters' work is real, the receiver's minimal. */
+async function drainingReceiver(): Promise<{ url: string; spansBytes: () => number; close: () => void }> {
+  let bytes = 0;
+  const server = createServer((request, response) => {
+    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spansBytes: () => bytes,
+    close: () => server.close(),
+  };
+}
+
+interface Pair {
+  url: string;
+  gatewayPid: number;
+  workerPid: number;
+  stop: () => Promise<void>;
+}
+
+async function startPair(name: string, tracing: Record<string, string>): Promise<Pair> {
+  const queue = uniqueQueue(`bench-trace-${name}`);
+  const env = { AMQP_URL, RPC_QUEUE: queue, LOG_LEVEL: 'warn', ...tracing };
+  const worker = new AppProcess('fib-worker', env, [], { stdout: 'ignore' });
+  const port = await freePort();
+  const gateway = new AppProcess('gateway', { ...env, PORT: String(port) }, [], { stdout: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/fib/1`).catch(() => undefined))?.status === 200, 15_000, 'service');
+  return {
+    url,
+    gatewayPid: gateway.pid,
+    workerPid: worker.pid,
+    stop: async () => {
+      await gateway.stop();
+      await worker.stop();
+      await deleteQueues(queue);
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function cannon({ url, gatewayPid, workerPid }: Pair): Promise<Figures> {
+  const [gatewayAt, workerAt] = [cpuUs(gatewayPid), cpuUs(workerPid)];
+  const result = await autocannon({ url: `${url}/fib/30`, connections: 100, duration: 5, expectBody: V30 });
+  const requests = result.requests.total;
+  if (result.mismatches + result.non2xx + result.errors + result.timeouts > 0) {
+    throw new Error(`${url}: ${result.mismatches} mismatches, ${result.non2xx} non-2xx, ${result.errors} errors`);
+  }
+  return {
+    reqPerSec: requests / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    gatewayCpuUs: (cpuUs(gatewayPid) - gatewayAt) / requests,
+    workerCpuUs: (cpuUs(workerPid) - workerAt) / requests,
+  };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main(): Promise<void> {
+  const receiver = await drainingReceiver();
+  const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+  const variants: [string, Record<string, string>][] = [
+    ['tracing off (no OTEL_* variable)', {}],
+    ['tracing on, sampling 1.0 (parentbased_always_on)', otlp],
+    [
+      'tracing on, sampling 0.01 (parentbased_traceidratio)',
+      { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
+    ],
+  ];
+  const pairs: Pair[] = [];
+  for (const [name, env] of variants) pairs.push(await startPair(name.split(' ')[1].replace(',', ''), env));
+  for (const pair of pairs) await cannon(pair); // warm-up
+  const runs: Figures[][] = variants.map(() => []);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [i, pair] of pairs.entries()) runs[i].push(await cannon(pair));
+  }
+  for (const pair of pairs) await pair.stop();
+  receiver.close();
+  const off = median(runs[0].map((f) => f.reqPerSec));
+  const offCpu = median(runs[0].map((f) => f.gatewayCpuUs + f.workerCpuUs));
+  const lines = [
+    '| variant | req/s (median, min–max) | vs off | p50 ms | p99 ms | CPU µs/request gateway + worker | CPU vs off |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [i, [name]] of variants.entries()) {
+    const rates = runs[i].map((f) => f.reqPerSec);
+    const rate = median(rates);
+    lines.push(
+      `| ${name} | ${Math.round(rate)} (${Math.round(Math.min(...rates))}–${Math.round(Math.max(...rates))}) | ` +
+        `${((rate / off - 1) * 100).toFixed(1)} % | ${median(runs[i].map((f) => f.p50))} | ${median(runs[i].map((f) => f.p99))} | ` +
+        `${Math.round(median(runs[i].map((f) => f.gatewayCpuUs)))} + ${Math.round(median(runs[i].map((f) => f.workerCpuUs)))} | ` +
+        `+${((median(runs[i].map((f) => f.gatewayCpuUs + f.workerCpuUs)) / offCpu - 1) * 100).toFixed(1)} % |`,
+    );
+  }
+  lines.push(
+    '',
+    `OTLP bytes received: ${receiver.spansBytes()}; ${REPS} interleaved repetitions, 100 connections, 5 s each.`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String(error)}\n`);
+  process.exit(1);
+});
