@@ -1,5 +1,5 @@
 import { startTrace } from '@app/observability';
-import { BadRequestException, Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Param, Req } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
@@ -12,7 +12,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { callerDisconnectSignal } from './caller-disconnect.signal';
 import { ErrorBodyDto } from './error-body.dto';
 import { FibResultDto } from './fib-result.dto';
@@ -37,14 +37,10 @@ export class FibController {
       'no worker consuming, broker down or blocking publishers, or over RPC_MAX_IN_FLIGHT (with Retry-After)',
   })
   @ApiGatewayTimeoutResponse({ type: ErrorBodyDto, description: 'no reply within RPC_TIMEOUT_MS' })
-  get(
-    @Param('n', FibNPipe) n: number,
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<FibResultDto> {
+  get(@Param('n', FibNPipe) n: number, @Req() request: FastifyRequest): Promise<FibResultDto> {
     const trace = startTrace(request.raw, request.id);
     trace.n = n;
-    return this.fibService.fib(n, trace, callerDisconnectSignal(reply.raw));
+    return this.fibService.fib(n, trace, callerDisconnectSignal(request.raw.socket));
   }
 
   /** `/fib` and `/fib/` name no n: a malformed request, not a missing resource. */
