@@ -10,10 +10,10 @@
  */
 import { RpcQueueType } from '@app/contracts';
 import autocannon from 'autocannon';
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AppProcess } from '../test/support/app-process';
-import { AMQP_URL, consumerCount, deleteQueues, uniqueQueue, waitFor } from '../test/support/broker';
+import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../test/support/broker';
 import { sample } from '../test/support/metrics';
 import { brokerPid, cpuMs, declareQueue, fmt, freePort, median, ROOT, spread, startProcess } from './bench-support';
 
@@ -37,8 +37,14 @@ interface Run {
   cpu: [number, number, number];
 }
 
+/**
+ * BENCH_COMPARE_GATEWAY: another build's gateway main.js (e.g. main's, built in a copy of the tree), run as one
+ * more row against the same worker build, to measure a change before/after in one interleaved run.
+ */
+const COMPARE_GATEWAY = process.env.BENCH_COMPARE_GATEWAY;
+
 interface Stack {
-  name: 'hand-written' | 'ours';
+  name: 'hand-written' | 'ours' | 'ours, compared build';
   type: RpcQueueType;
   url: string;
   gatewayPid: number;
@@ -58,8 +64,8 @@ async function metricsOf(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
 }
 
-async function startOurs(type: RpcQueueType, prefetch: number): Promise<Stack> {
-  const queue = uniqueQueue(`bench-gwh-${type}-ours`);
+async function startOurs(type: RpcQueueType, prefetch: number, compare = false): Promise<Stack> {
+  const queue = uniqueQueue(`bench-gwh-${type}-${compare ? 'compare' : 'ours'}`);
   await declareQueue(queue, type);
   const workerPort = await freePort();
   const port = await freePort();
@@ -71,22 +77,33 @@ async function startOurs(type: RpcQueueType, prefetch: number): Promise<Stack> {
     [],
     { stdout: 'ignore' },
   );
-  await waitFor(async () => (await consumerCount(queue)) > 0 || !worker.running, 10_000, 'our worker to consume');
-  const gateway = new AppProcess('gateway', { ...common, PORT: String(port) }, [], { stdout: 'ignore' });
+  const gateway = compare
+    ? new ScriptProcess(COMPARE_GATEWAY as string, { ...common, PORT: String(port) })
+    : new AppProcess('gateway', { ...common, PORT: String(port) }, [], { stdout: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   const workerUrl = `http://127.0.0.1:${workerPort}`;
+  const stop = async (): Promise<void> => {
+    gateway.signal('SIGTERM');
+    worker.signal('SIGTERM');
+    await Promise.all([gateway.exited, worker.exited]);
+    await deleteQueues(queue);
+  };
+  // Generous: on a loaded machine, Nest apps take seconds to start.
   await waitFor(
     async () => {
       const res = await fetch(`${url}/health`).catch(() => undefined);
       const body = (await res?.json().catch(() => undefined)) as
         { info?: { broker?: { workers?: number } } } | undefined;
-      return (body?.info?.broker?.workers ?? 0) > 0 || !gateway.running;
+      return (body?.info?.broker?.workers ?? 0) > 0 || !gateway.running || !worker.running;
     },
-    15_000,
-    'our gateway to see the worker',
-  );
+    30_000,
+    'our gateway to see our worker',
+  ).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
   return {
-    name: 'ours',
+    name: compare ? 'ours, compared build' : 'ours',
     type,
     url,
     gatewayPid: gateway.pid,
@@ -97,13 +114,34 @@ async function startOurs(type: RpcQueueType, prefetch: number): Promise<Stack> {
         (a, b) => a + b,
       );
     },
-    stop: async () => {
-      gateway.signal('SIGTERM');
-      worker.signal('SIGTERM');
-      await Promise.all([gateway.exited, worker.exited]);
-      await deleteQueues(queue);
-    },
+    stop,
   };
+}
+
+/** A gateway build outside dist/, run as AppProcess runs the built apps (same environment, stdout discarded). */
+class ScriptProcess {
+  readonly exited: Promise<unknown>;
+  private readonly child: ChildProcess;
+
+  constructor(main: string, env: Record<string, string>) {
+    this.child = spawn(process.execPath, [main], {
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
 }
 
 async function startHand(type: RpcQueueType, prefetch: number): Promise<Stack> {
@@ -170,21 +208,28 @@ export async function benchHandGateway(
   check: (ok: boolean, what: string) => void,
 ): Promise<HandGatewayResult> {
   const stacks: Stack[] = [];
-  for (const type of TYPES) stacks.push(await startHand(type, prefetch), await startOurs(type, prefetch));
-  const runs = new Map<Stack, Run[]>(stacks.map((s) => [s, []]));
-  for (const stack of stacks) await load(stack, 3, check); // warm-up
-  for (let rep = 0; rep < reps; rep++) {
+  const runs = new Map<Stack, Run[]>();
+  try {
     for (const type of TYPES) {
-      const pair = stacks.filter((s) => s.type === type);
-      // Alternate which goes first, so a drift of the machine does not always favour the same one.
-      for (const stack of rep % 2 === 0 ? pair : [...pair].reverse()) {
-        runs.get(stack)?.push(await load(stack, SECONDS, check));
-        const drops = await stack.drops();
-        check(drops === 0, `${type} ${stack.name}: ${drops} link drops or reconnects in /metrics`);
+      stacks.push(await startHand(type, prefetch), await startOurs(type, prefetch));
+      if (COMPARE_GATEWAY !== undefined) stacks.push(await startOurs(type, prefetch, true));
+    }
+    for (const stack of stacks) runs.set(stack, []);
+    for (const stack of stacks) await load(stack, 3, check); // warm-up
+    for (let rep = 0; rep < reps; rep++) {
+      for (const type of TYPES) {
+        const group = stacks.filter((s) => s.type === type);
+        // Alternate which goes first, so a drift of the machine does not always favour the same one.
+        for (const stack of rep % 2 === 0 ? group : [...group].reverse()) {
+          runs.get(stack)?.push(await load(stack, SECONDS, check));
+          const drops = await stack.drops();
+          check(drops === 0, `${type} ${stack.name}: ${drops} link drops or reconnects in /metrics`);
+        }
       }
     }
+  } finally {
+    for (const stack of stacks) await stack.stop();
   }
-  for (const stack of stacks) await stack.stop();
 
   const lines = [
     `### 7. Our gateway against a hand-written gateway: autocannon, ${CONNECTIONS} connections, ${SECONDS} s, GET /fib/30, ${reps} interleaved repetitions`,
@@ -200,26 +245,32 @@ export async function benchHandGateway(
   ];
   const ratios: HandGatewayResult['ratios'] = {};
   for (const type of TYPES) {
-    const [hand, ours] = [
-      stacks.find((s) => s.type === type && s.name === 'hand-written'),
-      stacks.find((s) => s.type === type && s.name === 'ours'),
-    ].map((s) => runs.get(s as Stack) as Run[]);
-    const rateRatios = ours.map((r, i) => r.reqPerSec / hand[i].reqPerSec);
-    const cpuRatios = ours.map((r, i) => r.cpu[0] / hand[i].cpu[0]);
-    ratios[type] = { rate: median(rateRatios), cpu: median(cpuRatios) };
-    for (const [name, series, rate, cpu] of [
-      ['hand-written', hand, '1.00', '1.00'],
-      [
-        'ours (defaults)',
-        ours,
-        `**${median(rateRatios).toFixed(2)}** (${spread(rateRatios, 2)})`,
-        `**${median(cpuRatios).toFixed(2)}** (${spread(cpuRatios, 2)})`,
-      ],
-    ] as const) {
+    const of = (name: Stack['name']): Run[] | undefined => {
+      const stack = stacks.find((s) => s.type === type && s.name === name);
+      return stack === undefined ? undefined : runs.get(stack);
+    };
+    const hand = of('hand-written') as Run[];
+    const perRep = (series: Run[], pick: (r: Run) => number): number[] => series.map((r, i) => pick(r) / pick(hand[i]));
+    const ours = of('ours') as Run[];
+    ratios[type] = {
+      rate: median(perRep(ours, (r) => r.reqPerSec)),
+      cpu: median(perRep(ours, (r) => r.cpu[0])),
+    };
+    const rows: [string, Run[] | undefined][] = [
+      ['hand-written', hand],
+      ['ours (defaults)', ours],
+      [`ours, ${COMPARE_GATEWAY ?? ''} (defaults)`, of('ours, compared build')],
+    ];
+    for (const [name, series] of rows) {
+      if (series === undefined) continue;
       const rates = series.map((r) => r.reqPerSec);
+      const rateRatios = perRep(series, (r) => r.reqPerSec);
+      const cpuRatios = perRep(series, (r) => r.cpu[0]);
       const cpu3 = [0, 1, 2].map((i) => median(series.map((r) => r.cpu[i])).toFixed(0)).join(' / ');
+      const shown = (xs: number[]): string =>
+        series === hand ? '1.00' : `**${median(xs).toFixed(2)}** (${spread(xs, 2)})`;
       lines.push(
-        `| ${type} | ${name} | ${fmt(median(rates))} (${spread(rates)}) | ${rate} | ${median(series.map((r) => r.p50))} | ${median(series.map((r) => r.p99))} | ${cpu3} | ${cpu} |`,
+        `| ${type} | ${name} | ${fmt(median(rates))} (${spread(rates)}) | ${shown(rateRatios)} | ${median(series.map((r) => r.p50))} | ${median(series.map((r) => r.p99))} | ${cpu3} | ${shown(cpuRatios)} |`,
       );
     }
   }
