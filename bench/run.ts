@@ -5,24 +5,26 @@
  * one makes the run invalid (exit 1). Writes bench/results/latest.md too.
  *
  * BENCH_REPS (default 5) sets the repetitions. BENCH_ONLY picks row groups,
- * comma-separated: rpc, queue-types, golevelup, gateway, compute, replicas
- * (default: all). Every request queue is declared here before its servers
+ * comma-separated: rpc, queue-types, golevelup, gateway, compute, replicas,
+ * hand-gateway (default: all). hand-gateway (section 7, bench/gateway-vs-hand.ts)
+ * runs BENCH_REPS repetitions too, 3 when BENCH_REPS is unset. Every request queue is declared here before its servers
  * start, with RPC_QUEUE_DECLARATIONS: our worker adopts it as it is and the
  * baseline server declares the same type (an identical declaration).
  */
-import { encodeFibRequest, RPC_QUEUE_DECLARATIONS, RpcQueueType } from '@app/contracts';
+import { encodeFibRequest, RpcQueueType } from '@app/contracts';
 import { fib } from '@app/fib';
 import { RpcClient } from '@app/rpc-client';
 import { CONFIG_DEFAULTS } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import autocannon from 'autocannon';
 import { ChildProcess, execSync, spawn } from 'node:child_process';
-import { AddressInfo, createServer } from 'node:net';
 import { cpus } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AMQP_URL, consumerCount, deleteQueues, openBroker, sleep, uniqueQueue, waitFor } from '../test/support/broker';
+import { AMQP_URL, consumerCount, deleteQueues, sleep, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
+import { benchHandGateway } from './gateway-vs-hand';
+import { brokerPid, cpuMs, declareQueue, fmt, freePort, median, ROOT, spread, startProcess } from './bench-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { BaselineClient } = require('./baseline/rpc-client.js') as {
@@ -31,9 +33,8 @@ const { BaselineClient } = require('./baseline/rpc-client.js') as {
   };
 };
 
-const ROOT = join(__dirname, '..');
 const REPS = Number(process.env.BENCH_REPS ?? 5);
-const GROUPS = ['rpc', 'queue-types', 'golevelup', 'gateway', 'compute', 'replicas'] as const;
+const GROUPS = ['rpc', 'queue-types', 'golevelup', 'gateway', 'compute', 'replicas', 'hand-gateway'] as const;
 type Group = (typeof GROUPS)[number];
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? GROUPS.join(','))
@@ -61,41 +62,6 @@ function check(ok: boolean, what: string): void {
     invalid++;
     process.stderr.write(`WRONG ANSWER: ${what}\n`);
   }
-}
-
-/**
- * The broker process listening on AMQP_URL's port (other RabbitMQ nodes may run on this machine,
- * so the first beam.smp is not necessarily ours); the first beam.smp if `ss` cannot tell.
- */
-function findBrokerPid(): string {
-  const port = new URL(AMQP_URL).port || '5672';
-  let listening = '';
-  try {
-    listening = execSync(`ss -ltnpH 'sport = :${port}'`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  } catch (error) {
-    process.stderr.write(`ss failed (${String(error)}); taking the first beam.smp as the broker\n`);
-  }
-  const pid = /"beam\.smp",pid=(\d+)/.exec(listening)?.[1];
-  return pid ?? execSync('pgrep -f beam.smp').toString().trim().split('\n')[0];
-}
-const brokerPid = findBrokerPid();
-
-/** CPU time of a process in ms; NaN once it has gone. */
-function cpuMs(pid: number | string): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return Number.NaN;
-  }
-  const fields = stat.split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -148,17 +114,6 @@ async function rpcRun(
   };
 }
 
-/** Declares a request queue as RPC_QUEUE_TYPE=`type` would (no-op if it exists with the same arguments). */
-async function declareQueue(queue: string, type: RpcQueueType): Promise<void> {
-  const connection = await openBroker();
-  try {
-    const channel = await connection.createChannel();
-    await channel.assertQueue(queue, RPC_QUEUE_DECLARATIONS[type]);
-  } finally {
-    await connection.close();
-  }
-}
-
 /** The tutorial-style server on `queue`, declaring it as `type`. */
 async function startBaselineServer(queue: string, type: RpcQueueType): Promise<ChildProcess> {
   const { child } = await startProcess([join(ROOT, 'bench/baseline/rpc-server.js')], {
@@ -167,22 +122,6 @@ async function startBaselineServer(queue: string, type: RpcQueueType): Promise<C
     PREFETCH: String(PREFETCH),
   });
   return child;
-}
-
-/** Starts a helper process and resolves once it prints its ready line, with that output. */
-function startProcess(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; output: string }> {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Awaiting|listening on/.test(output)) resolve({ child, output });
-    });
-  });
 }
 
 async function startWorker(
@@ -202,10 +141,6 @@ async function startWorker(
   await waitFor(async () => (await consumerCount(queue)) > 0 || !worker.running, 10_000, 'the worker to consume');
   return worker;
 }
-
-const fmt = (x: number, digits = 0): string =>
-  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const spread = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
 
 type Series = Record<string, RpcFigures[]>;
 
@@ -492,15 +427,6 @@ async function startPair(logLevel: string): Promise<{ url: string; stop: () => P
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function benchGateway(rpcBaselineRate: number): Promise<{ lines: string[]; gateway: HttpFigures[] }> {
   const quiet = await startPair(APP_LOG_LEVEL);
   const logged = await startPair('info');
@@ -676,6 +602,16 @@ async function main(): Promise<void> {
     targets.push(['fib(100000) < 5 ms', compute.fib1e5, (x) => x < 5, (x) => `${x.toFixed(2)} ms`]);
   }
   if (runs('replicas')) sections.push(...(await benchReplicas()));
+  if (runs('hand-gateway')) {
+    const hand = await benchHandGateway(Number(process.env.BENCH_REPS ?? 3), PREFETCH, check);
+    sections.push(...hand.lines);
+    for (const [type, { rate, cpu }] of Object.entries(hand.ratios)) {
+      targets.push(
+        [`${type}: our gateway (defaults) ≥ 1.3× hand-written gateway req/s`, rate, (x) => x >= 1.3, ratio],
+        [`${type}: our gateway CPU per request ≤ 1.2× hand-written gateway's`, cpu, (x) => x <= 1.2, ratio],
+      );
+    }
+  }
 
   const targetLines = ['### Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
   for (const [name, value, ok, show] of targets)

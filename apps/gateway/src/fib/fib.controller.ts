@@ -1,5 +1,5 @@
 import { startTrace } from '@app/observability';
-import { BadRequestException, Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Req } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
@@ -12,7 +12,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { callerDisconnectSignal } from './caller-disconnect.signal';
 import { ErrorBodyDto } from './error-body.dto';
 import { FibResultDto } from './fib-result.dto';
@@ -22,7 +22,10 @@ import { FibService } from './fib.service';
 @ApiTags('fib')
 @Controller('fib')
 export class FibController {
-  constructor(private readonly fibService: FibService) {}
+  constructor(
+    private readonly fibService: FibService,
+    private readonly fibN: FibNPipe,
+  ) {}
 
   @Get(':n')
   @ApiOperation({ summary: 'fib(n), computed by a worker over RabbitMQ RPC' })
@@ -37,14 +40,12 @@ export class FibController {
       'no worker consuming, broker down or blocking publishers, or over RPC_MAX_IN_FLIGHT (with Retry-After)',
   })
   @ApiGatewayTimeoutResponse({ type: ErrorBodyDto, description: 'no reply within RPC_TIMEOUT_MS' })
-  get(
-    @Param('n', FibNPipe) n: number,
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<FibResultDto> {
+  get(@Req() request: FastifyRequest<{ Params: { n: string } }>): Promise<FibResultDto> {
+    // Parsed here rather than by a parameter pipe: Nest runs each pipe through a chain of promises per request.
+    const n = this.fibN.transform(request.params.n);
     const trace = startTrace(request.raw, request.id);
     trace.n = n;
-    return this.fibService.fib(n, trace, callerDisconnectSignal(reply.raw));
+    return this.fibService.fib(n, trace, callerDisconnectSignal(request.raw.socket));
   }
 
   /** `/fib` and `/fib/` name no n: a malformed request, not a missing resource. */
