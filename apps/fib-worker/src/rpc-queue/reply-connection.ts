@@ -9,6 +9,11 @@ export function isRefusedAddressClose(error: unknown): boolean {
   return (error as { code?: unknown } | undefined)?.code === INTERNAL_ERROR;
 }
 
+/** An AMQP reply code (e.g. 403): the broker refused; socket errors and timeouts carry string codes. */
+export function isBrokerRefusal(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | undefined)?.code === 'number';
+}
+
 export interface ReplyConnectionEvents {
   /** The connection closed (after it was handed over), with the broker's reason if it gave one. */
   onClose(error: unknown): void;

@@ -1,6 +1,6 @@
 import { closeConnection, describeError, destroyConnection } from '@app/runtime';
 import { ChannelModel, ConfirmChannel } from 'amqplib';
-import { isRefusedAddressClose, openReplyConnection } from './reply-connection';
+import { isBrokerRefusal, isRefusedAddressClose, openReplyConnection } from './reply-connection';
 import { Reply, ReplyOutcome, ReplyPublisherOptions } from './reply-publisher.interfaces';
 
 interface Sent {
@@ -50,7 +50,13 @@ export class ReplyPublisher {
 
   /** Opens the reply connection; rejects when it cannot be opened (e.g. 403: no write on the default exchange). */
   async open(): Promise<void> {
-    await this.openConnection();
+    try {
+      await this.openConnection();
+    } catch (error) {
+      // The consuming link just came up on this node: one reset or timeout is worth one more try, a refusal is not.
+      if (isBrokerRefusal(error) || this.ended()) throw error;
+      await this.openConnection();
+    }
     if (this.state !== 'opening' || this.connection === undefined)
       throw new Error('reply connection closed during set-up');
     this.state = 'ready';
