@@ -42,9 +42,9 @@ describe('worker and the request deadline header (e2e)', () => {
     return (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
   }
 
-  function publish(queue: string, n: number, headers?: Record<string, unknown>): string {
+  function publish(queue: string, n: number, headers?: Record<string, unknown>, expiration?: string): string {
     const correlationId = randomUUID();
-    channel.sendToQueue(queue, Buffer.from(String(n)), { correlationId, replyTo: replyQueue, headers });
+    channel.sendToQueue(queue, Buffer.from(String(n)), { correlationId, replyTo: replyQueue, headers, expiration });
     return correlationId;
   }
 
@@ -125,6 +125,35 @@ describe('worker and the request deadline header (e2e)', () => {
       await waitFor(() => replies.has(id), 5000, 'the reply');
       expect(replies.get(id)?.content.toString()).toBe('832040');
       expect(sample(await scrape(worker), 'fib_worker_requests_expired_total')).toBe(0);
+    });
+  });
+
+  it('past its deadline by more than its whole budget (the worker clock runs ahead): answered anyway, counted as skew', async () => {
+    await withWorker('deadline-skew', async (queue, worker) => {
+      const skewed = publish(queue, 30, { [DEADLINE]: Date.now() - 60_000 }, '5000');
+      await waitFor(() => replies.has(skewed), 5000, 'the reply despite the deadline');
+      expect(replies.get(skewed)?.content.toString()).toBe('832040');
+      const metrics = await scrape(worker);
+      expect({
+        skewed: sample(metrics, 'fib_worker_requests_clock_skewed_total'),
+        expired: sample(metrics, 'fib_worker_requests_expired_total'),
+        ok: sample(metrics, 'fib_worker_requests_total{outcome="ok"}'),
+      }).toEqual({ skewed: 1, expired: 0, ok: 1 });
+    });
+  });
+
+  it('past its deadline by less than its budget: dropped as expired, with or without an expiration', async () => {
+    await withWorker('deadline-late', async (queue, worker) => {
+      const late = publish(queue, 30, { [DEADLINE]: Date.now() - 1000 }, '5000');
+      const noBudget = publish(queue, 30, { [DEADLINE]: Date.now() - 60_000 });
+      const barrier = publish(queue, 10);
+      await waitFor(() => replies.has(barrier), 5000, 'the barrier reply');
+      expect([late, noBudget].filter((id) => replies.has(id))).toEqual([]);
+      const metrics = await scrape(worker);
+      expect({
+        skewed: sample(metrics, 'fib_worker_requests_clock_skewed_total'),
+        expired: sample(metrics, 'fib_worker_requests_expired_total'),
+      }).toEqual({ skewed: 0, expired: 2 });
     });
   });
 });

@@ -28,6 +28,9 @@ export async function createFibWorker(config: AppConfig): Promise<NestFastifyApp
     },
   );
   app.useLogger(app.get(Logger));
+  // Nest flushes bufferLogs only when a listen() completes, and the transport's completes after its first broker
+  // attempt ends: until then every line (start-up, a lost link) sat in a buffer, gone if the process died.
+  app.flushLogs();
   traceRequests(app, config.logLevel);
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   // Initialise (logger, metrics) before the transport delivers its first request.

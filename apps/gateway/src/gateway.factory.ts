@@ -16,6 +16,8 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(Logger));
+  // Nest flushes bufferLogs only when listen() completes: lines logged while connecting would wait (or be lost).
+  app.flushLogs();
   traceRequests(app, config.logLevel);
   checkRequestHead(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(

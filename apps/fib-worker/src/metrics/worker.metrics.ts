@@ -55,11 +55,47 @@ export class WorkerMetrics {
     });
     new Counter({
       name: 'fib_worker_replies_unpublishable_total',
-      help: 'Replies that could not be published (e.g. a property that cannot be echoed); the request was acked all the same',
+      help: 'Replies that could not be published (a property that cannot be encoded); the request was acked all the same',
       registers,
       collect() {
         this.reset();
         this.inc(server.stats.unpublishable);
+      },
+    });
+    new Counter({
+      name: 'fib_worker_requests_clock_skewed_total',
+      help: "Requests past their deadline by more than their whole budget (expiration): this host's clock runs ahead of the caller's; computed anyway",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.clockSkewed);
+      },
+    });
+    new Counter({
+      name: 'fib_worker_replies_undeliverable_total',
+      help: 'Replies the broker would not take (a reply address it cannot resolve, or a nack); the request was acked without a reply',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.undeliverable);
+      },
+    });
+    new Counter({
+      name: 'fib_worker_reply_connection_refusals_total',
+      help: 'Times the broker closed the reply connection over a reply it would not take (RabbitMQ 3.10: 541); the consuming link stays up',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.replyConnectionRefusals);
+      },
+    });
+    new Counter({
+      name: 'fib_worker_broker_link_losses_total',
+      help: 'Times the consuming link was lost (closed, reset or dropped); unacked requests went back to the queue',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(server.stats.linkLosses);
       },
     });
     new Counter({

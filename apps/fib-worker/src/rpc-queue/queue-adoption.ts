@@ -28,7 +28,7 @@ export async function adoptQueue(
     if (codeOf(error) !== PRECONDITION_FAILED) throw error;
     return { declared: false };
   } finally {
-    await channel.close().catch(() => undefined);
+    closeQuietly(channel);
   }
 }
 
@@ -41,8 +41,16 @@ async function exists(connection: ChannelModel, queue: string): Promise<boolean>
     if (codeOf(error) === NOT_FOUND) return false;
     throw error;
   } finally {
-    await channel.close().catch(() => undefined);
+    closeQuietly(channel);
   }
+}
+
+/**
+ * Closes a step's channel without waiting: amqplib 2.x never settles `close()` when the connection dies before
+ * the broker's close-ok, and a set-up awaiting it hung until its deadline (a cut right after a declare-ok).
+ */
+function closeQuietly(channel: Channel): void {
+  channel.close().catch(() => undefined);
 }
 
 async function openQuietChannel(connection: ChannelModel): Promise<Channel> {

@@ -54,8 +54,22 @@ export interface RpcQueueServerStats {
   dropped: number;
   /** Requests acked without computing them: their caller's deadline (`x-deadline`) had passed. */
   expired: number;
-  /** Replies that could not be published (e.g. a property that cannot be echoed); the request was acked all the same. */
+  /**
+   * Requests past their deadline by more than their whole budget (`expiration`): only clocks that disagree
+   * explain it, so they were computed anyway.
+   */
+  clockSkewed: number;
+  /** Replies that could not be published (a property that cannot be encoded); the request was acked all the same. */
   unpublishable: number;
+  /**
+   * Replies the broker would not take: a reply address it cannot resolve (RabbitMQ 3.10 closes the publishing
+   * connection with 541), or a nack. The request was acked all the same, without a reply.
+   */
+  undeliverable: number;
+  /** Times the broker closed the reply connection over a reply it would not take; the consuming link stayed up. */
+  replyConnectionRefusals: number;
   /** Links dropped because the broker left the worker's periodic question unanswered (a silent link, a frozen node). */
   silentLinkDrops: number;
+  /** Times the consuming link was lost (closed, reset, dropped), whatever the cause. */
+  linkLosses: number;
 }
