@@ -37,22 +37,8 @@ log() { echo "node-base: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, podman)"
 
-# The Debian mirror apt uses here: the one scripts/rabbitmq4.sh finds (deb822 sources, then .list files).
-debian_mirror() {
-  if [[ -n ${DEBIAN_MIRROR:-} ]]; then
-    echo "$DEBIAN_MIRROR"
-    return
-  fi
-  local mirror=''
-  mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -v -e security -e '^cdrom' | grep -m1 '/debian/\?$' || true)
-  if [[ -z $mirror ]]; then
-    mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; break } }' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      grep -v security | grep -m1 '/debian/\?$' || true)
-  fi
-  echo "${mirror:-http://deb.debian.org/debian}"
-}
+# shellcheck source=lib/debian-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-mirror.sh"
 
 # Mounts debootstrap may leave under a root, deepest first, unmounted.
 unmount_under() {

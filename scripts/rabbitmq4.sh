@@ -28,22 +28,8 @@ log() { echo "rabbitmq4: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, mount)"
 
-# The Debian mirror apt already uses here (deb822 .sources first, then one-line .list files).
-debian_mirror() {
-  if [[ -n ${DEBIAN_MIRROR:-} ]]; then
-    echo "$DEBIAN_MIRROR"
-    return
-  fi
-  local mirror=''
-  mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -v -e security -e '^cdrom' | grep -m1 '/debian/\?$' || true)
-  if [[ -z $mirror ]]; then
-    mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; break } }' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      grep -v security | grep -m1 '/debian/\?$' || true)
-  fi
-  echo "${mirror:-http://deb.debian.org/debian}"
-}
+# shellcheck source=lib/debian-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-mirror.sh"
 
 # Mount points under the root, deepest first.
 mounts_under_root() {
