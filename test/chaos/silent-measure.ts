@@ -403,7 +403,8 @@ export async function memoryAlarm(node: PrivateNode, alarmMs = 12_000): Promise<
     const workerMetrics = health.replace(/\/health$/, '/metrics');
     const workerSample = async (series: string): Promise<number> =>
       sample(await (await fetch(workerMetrics)).text(), series);
-    const computed = (): Promise<number> => workerSample('fib_worker_requests_total{outcome="ok"}');
+    // Counted when computed (requests_total counts a request once its reply is confirmed, which waits for the alarm).
+    const computed = (): Promise<number> => workerSample('fib_worker_compute_seconds_count{n_bucket="n<1e3"}');
     const { gateway, url } = await startGateway({ AMQP_URL: node.url, RPC_QUEUE: queue });
     apps.push(gateway);
     load = new SteadyLoad(url, 200);

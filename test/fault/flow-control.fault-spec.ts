@@ -43,7 +43,9 @@ describe('broker flow control (fault)', () => {
     expect(run.afterStatus).toBe(200);
     // During the alarm: only what was answered (a call or two in flight when the alarm went on may be computed before the block).
     expect(run.computedAtClear - run.computedAtAlarm).toBeLessThanOrEqual(run.answeredDuringAlarm + 1);
-    // After it: nothing (every caller had its answer when the alarm cleared).
-    expect(run.computedAfter).toBe(run.computedAtClear);
+    // After it: at most the one request whose publish made the broker block the connection. The broker had
+    // not read it yet, so it reaches the queue only after the clear, TTL intact; past its x-deadline by more
+    // than its whole budget, the worker cannot tell it from a clock running ahead, and computes it.
+    expect(run.computedAfter - run.computedAtClear).toBeLessThanOrEqual(1);
   });
 });

@@ -2,10 +2,10 @@ import {
   AdmissionFacts,
   admit,
   afterLinkLoss,
-  CHANNEL_REPLACE_MIN_MS,
+  channelReplaceDelayMs,
   deadlineOutcome,
   isSilent,
-  NACK_STREAK,
+  NACK_PROBE_MS,
   nackVerdict,
 } from './failover.policy';
 
@@ -91,29 +91,35 @@ describe('failover policy (pure decisions, no AMQP)', () => {
   });
 
   describe('nackVerdict', () => {
-    const long = CHANNEL_REPLACE_MIN_MS;
+    const now = 10_000;
 
-    it('rejects the call for nacks below the streak', () => {
-      for (let streak = 1; streak < NACK_STREAK; streak++) {
-        expect(nackVerdict({ streak, acked: false, msSinceReplace: long })).toBe('reject');
-      }
+    it('rejects at once a nack on a channel that has had an ack: the queue refuses', () => {
+      expect(nackVerdict({ acked: true }, { firstNackAt: now, deadline: now + 5000 }, now)).toBe('reject');
     });
 
-    it('moves to a fresh channel once the streak is reached on a channel that never had an ack', () => {
-      expect(nackVerdict({ streak: NACK_STREAK, acked: false, msSinceReplace: long })).toBe('replace-channel');
-      expect(nackVerdict({ streak: NACK_STREAK + 5, acked: false, msSinceReplace: long * 10 })).toBe('replace-channel');
+    it('tries a fresh channel for a nack on a channel that never had an ack (RabbitMQ 3.10 after a leader loss)', () => {
+      expect(nackVerdict({ acked: false }, { firstNackAt: now, deadline: now + 5000 }, now)).toBe(
+        'retry-on-fresh-channel',
+      );
+      expect(nackVerdict({ acked: false }, { firstNackAt: now - NACK_PROBE_MS + 1, deadline: now + 5000 }, now)).toBe(
+        'retry-on-fresh-channel',
+      );
     });
 
-    it('keeps a channel that had an ack, however long the streak (the queue refusing, not a broken channel)', () => {
-      expect(nackVerdict({ streak: NACK_STREAK * 10, acked: true, msSinceReplace: long })).toBe('reject');
+    it('rejects once the call has tried fresh channels for NACK_PROBE_MS, or at its deadline', () => {
+      expect(nackVerdict({ acked: false }, { firstNackAt: now - NACK_PROBE_MS, deadline: now + 5000 }, now)).toBe(
+        'reject',
+      );
+      expect(nackVerdict({ acked: false }, { firstNackAt: now, deadline: now }, now)).toBe('reject');
     });
 
-    it('opens at most one fresh channel per CHANNEL_REPLACE_MIN_MS', () => {
-      expect(nackVerdict({ streak: NACK_STREAK, acked: false, msSinceReplace: long - 1 })).toBe('reject');
-      expect(nackVerdict({ streak: NACK_STREAK, acked: false, msSinceReplace: 0 })).toBe('reject');
+    it('opens fresh channels quickly at first, then at most one a second', () => {
+      expect(channelReplaceDelayMs(0)).toBeLessThanOrEqual(100);
+      const delays = [0, 1, 2, 3, 4, 5, 6, 50].map(channelReplaceDelayMs);
+      expect([...delays].sort((a, b) => a - b)).toEqual(delays);
+      expect(channelReplaceDelayMs(50)).toBe(1000);
     });
   });
-
   describe('isSilent', () => {
     const timeoutMs = 100;
     const base = { unconfirmed: 1, unconfirmedSince: 1000, lastHeardAt: 1000, flowEndedAt: 0, timeoutMs };

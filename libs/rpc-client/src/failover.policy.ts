@@ -60,25 +60,31 @@ export function deadlineOutcome(state: CallState): 'BROKER_UNAVAILABLE' | 'CONNE
   return state === 'parked' ? 'CONNECTION_LOST' : 'TIMEOUT';
 }
 
-/** Nacks in a row, on a channel that never had an ack, after which the channel is suspected broken. */
-export const NACK_STREAK = 3;
-/** At most one fresh channel per link this often. */
-export const CHANNEL_REPLACE_MIN_MS = 2000;
+/** How long a call nacked on channels that never had an ack keeps trying fresh ones before it is REJECTED. */
+export const NACK_PROBE_MS = 3000;
+/** Delays before each fresh channel of one link: quick at first, then at most one a second. */
+const CHANNEL_REPLACE_DELAYS_MS = [50, 100, 200, 400, 800, 1000];
 
 /**
- * A nack fails its call (REJECTED). Nacks that persist on a channel that never had a publish
- * confirmed may mean the channel is broken (RabbitMQ 3.10 nacks every publish of a channel opened
- * while a quorum queue's leader was being lost, while a fresh channel publishes normally):
- * publishing then moves to a fresh channel. A channel that had acks is not broken: its nacks are
- * the queue refusing (a length limit), and so are a fresh channel's, which then waits its turn.
+ * A nack on a channel that has had a publish confirmed is the queue refusing (a length limit): the
+ * call fails at once with REJECTED. A nack on a channel that never had one proves nothing yet:
+ * RabbitMQ 3.10 nacks every publish of a channel opened while a quorum queue's leader was being
+ * lost (for about 2 s after a node loss, measured), while a fresh channel opened later publishes
+ * normally. That call never reached the queue; it is tried on a fresh channel of the same
+ * connection, for up to NACK_PROBE_MS (never past its deadline), and REJECTED only then.
  */
-export function nackVerdict(lane: {
-  streak: number;
-  acked: boolean;
-  msSinceReplace: number;
-}): 'reject' | 'replace-channel' {
-  if (lane.streak < NACK_STREAK || lane.acked) return 'reject';
-  return lane.msSinceReplace >= CHANNEL_REPLACE_MIN_MS ? 'replace-channel' : 'reject';
+export function nackVerdict(
+  lane: { acked: boolean },
+  call: { firstNackAt: number; deadline: number },
+  now: number,
+): 'reject' | 'retry-on-fresh-channel' {
+  if (lane.acked) return 'reject';
+  return now - call.firstNackAt < NACK_PROBE_MS && now < call.deadline ? 'retry-on-fresh-channel' : 'reject';
+}
+
+/** How long to wait before a link's next fresh channel (`replaced`: how many it has opened already). */
+export function channelReplaceDelayMs(replaced: number): number {
+  return CHANNEL_REPLACE_DELAYS_MS[Math.min(replaced, CHANNEL_REPLACE_DELAYS_MS.length - 1)];
 }
 
 /**

@@ -24,6 +24,8 @@ export interface PendingCall {
   done: boolean;
   /** What it was published on (a RequestSession's lane), for its confirm. */
   sentOn: object | undefined;
+  /** When the broker first nacked it on a channel that never had an ack (see nackVerdict), epoch ms. */
+  firstNackAt?: number;
   /** Its tracing span (a no-op without an SDK): the trace context goes into every (re-)send's headers. */
   span?: RpcClientSpan;
   resolve(value: string): void;

@@ -1,7 +1,7 @@
 import { DEADLINE_HEADER, DIRECT_REPLY_TO, TEXT_CONTENT_TYPE } from '@app/contracts';
 import { probeWritePermission, QueueProbe } from '@app/runtime';
 import { ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
-import { isSilent, nackVerdict } from './failover.policy';
+import { channelReplaceDelayMs, isSilent, nackVerdict } from './failover.policy';
 import { PendingCall } from './pending-calls';
 import { countConfirm, Lane, LANE_RETIRE_MS, openLane, publishOnLane } from './request-lane';
 import { WorkerPresence } from './worker-presence';
@@ -17,8 +17,8 @@ export interface RequestSessionEvents {
   lost(session: RequestSession, reason: string, silent: boolean): void;
   /** The request queue's consumers, confirmed zero: nobody is left to answer. */
   noneLeft(): void;
-  /** Publishing moved to a fresh channel (one kept nacking). */
-  channelReplaced(): void;
+  /** Publishing moved to a fresh channel (one nacked before it ever confirmed); `n`: this link's how many. */
+  channelReplaced(n: number): void;
   /** The broker blocks the connection (a resource alarm), as the link knows it. */
   isBlocked(): boolean;
 }
@@ -44,9 +44,15 @@ export class RequestSession {
   /** The socket buffered past its high-water mark: refuse calls until 'drain'. */
   notDraining = false;
   private lane: Lane;
+  /** The channel the reply consumer is on. */
+  private readonly replyLane: Lane;
   private lastHeardAt = Date.now();
   private flowEndedAt = 0;
-  private lastReplaceAt = 0;
+  /** Fresh channels this link has opened, and the next one on its way. */
+  private replaced = 0;
+  private replaceTimer: NodeJS.Timeout | undefined;
+  /** Calls nacked on a channel that never had an ack, waiting for a fresh channel (see nackVerdict). */
+  private readonly awaitingLane = new Set<PendingCall>();
   private confirmTimer: NodeJS.Timeout | undefined;
   private readonly retired = new Set<NodeJS.Timeout>();
   private disposed = false;
@@ -61,6 +67,7 @@ export class RequestSession {
     probe: QueueProbe,
   ) {
     this.lane = lane;
+    this.replyLane = lane;
     this.replyTo = replyTo;
     this.presence = new WorkerPresence(
       probe,
@@ -137,6 +144,8 @@ export class RequestSession {
     this.disposed = true;
     this.presence.dispose();
     clearTimeout(this.confirmTimer);
+    clearTimeout(this.replaceTimer);
+    this.awaitingLane.clear();
     for (const timer of this.retired) clearTimeout(timer);
     this.retired.clear();
   }
@@ -180,15 +189,42 @@ export class RequestSession {
     const confirm = countConfirm(lane, error);
     if (confirm === 'closing') return;
     this.heard();
-    if (confirm === 'ack') return;
-    if (!call.done && call.sentOn === lane) this.events.rejected(call);
-    const verdict = nackVerdict({ ...lane, msSinceReplace: Date.now() - this.lastReplaceAt });
-    if (verdict === 'replace-channel' && lane === this.lane && !this.disposed) void this.replaceLane(lane);
+    if (confirm === 'ack' || call.done || call.sentOn !== lane || this.disposed) return;
+    const now = Date.now();
+    call.firstNackAt ??= now;
+    if (nackVerdict(lane, { firstNackAt: call.firstNackAt, deadline: call.deadline }, now) === 'reject') {
+      this.events.rejected(call);
+      return;
+    }
+    call.sentOn = undefined;
+    this.awaitingLane.add(call);
+    if (lane === this.lane) this.scheduleReplace(lane);
+    else this.sendAwaiting();
+  }
+
+  private scheduleReplace(broken: Lane): void {
+    if (this.replaceTimer !== undefined) return;
+    this.replaceTimer = setTimeout(() => void this.replaceLane(broken), channelReplaceDelayMs(this.replaced));
+  }
+
+  /** Calls nacked on an unproven channel go out again on the current one, or fail REJECTED once their probe is over. */
+  private sendAwaiting(): void {
+    const now = Date.now();
+    for (const call of [...this.awaitingLane]) {
+      this.awaitingLane.delete(call);
+      if (call.done) continue;
+      const verdict = nackVerdict(
+        { acked: false },
+        { firstNackAt: call.firstNackAt ?? now, deadline: call.deadline },
+        now,
+      );
+      if (verdict === 'reject') this.events.rejected(call);
+      else this.publish(call, this.settings.queue);
+    }
   }
 
   /** Moves publishing to a fresh channel of the same connection; the old one serves its replies until their deadlines. */
   private async replaceLane(broken: Lane): Promise<void> {
-    this.lastReplaceAt = Date.now();
     let fresh: Lane;
     try {
       fresh = await openLane(this.connection, this.settings, {
@@ -199,18 +235,23 @@ export class RequestSession {
         await fresh.channel.consume(DIRECT_REPLY_TO, (message) => this.onReply(message), { noAck: true });
       }
     } catch {
-      // the connection is going: the link's loss deals with it
+      // the connection is going: the link's loss deals with it (and with the calls still pending)
+      this.replaceTimer = undefined;
       return;
     }
+    this.replaceTimer = undefined;
     if (this.disposed || this.lane !== broken) {
       void fresh.channel.close().catch(() => undefined);
       return;
     }
     fresh.channel.on('return', (message: Message) => this.onReturn(message));
     this.lane = fresh;
-    this.events.channelReplaced();
-    // In queue mode the first channel holds the reply consumer: it stays open.
-    if (this.settings.replyMode === 'direct') {
+    this.replaced++;
+    this.events.channelReplaced(this.replaced);
+    this.sendAwaiting();
+    // The replaced channel answers its calls' replies (direct reply-to) for a while; in queue mode the
+    // first channel holds the reply consumer and stays open.
+    if (this.settings.replyMode === 'direct' || broken !== this.replyLane) {
       const timer = setTimeout(() => {
         this.retired.delete(timer);
         broken.closed = true;

@@ -1,3 +1,4 @@
+import { NACK_PROBE_MS } from './failover.policy';
 import { ClientHarness, codeOf, waitUntil } from './testing/client-harness';
 import { fakeBroker } from './testing/fake-amqp';
 
@@ -83,6 +84,9 @@ describe('RpcClient publisher confirms: silent links, nacks, late confirms (fake
     const client = await harness.open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
     const channel = connections[0].channels[0];
     channel.autoConfirm = false;
+    // the channel has had a publish confirmed: its nacks are the queue refusing (a length limit)
+    const first = client.send(Buffer.from('0'));
+    channel.unconfirmed.shift()?.(null);
     const refused = client.send(Buffer.from('1'));
     const kept = client.send(Buffer.from('2'));
     channel.unconfirmed.shift()?.(new Error('message nacked'));
@@ -91,36 +95,64 @@ describe('RpcClient publisher confirms: silent links, nacks, late confirms (fake
     expect(Date.now() - startedAt).toBeLessThan(100);
     channel.unconfirmed.shift()?.(null);
     channel.reply(kept.correlationId, '1');
+    channel.reply(first.correlationId, '0');
     await expect(kept.reply).resolves.toBe('1');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(connections).toHaveLength(1);
     expect(client.isConnected).toBe(true);
     expect(channel.published.map(({ options }) => options.correlationId)).toEqual([
+      first.correlationId,
       refused.correlationId,
       kept.correlationId,
     ]);
-    expect(client.stats.resends).toBe(0);
+    expect(client.stats).toMatchObject({ resends: 0, rejected: 1, channelsReplaced: 0 });
   });
 
-  it('moves publishing to a fresh channel when nacks persist on one, without a reconnect (defect 2)', async () => {
+  it('sends calls nacked on a channel that never had an ack again on a fresh channel, without a reconnect (RabbitMQ 3.10 after a leader loss)', async () => {
     const client = await harness.open({ confirmTimeoutMs: 5000, reconnectDelayMs: [10, 10] });
     const broken = connections[0].channels[0];
     broken.autoConfirm = false;
     const nacked = [1, 2, 3, 4].map((n) => client.send(Buffer.from(String(n))));
     broken.nackAll();
-    const codes = await Promise.all(nacked.map(({ reply }) => codeOf(reply)));
-    expect(codes).toEqual(['REJECTED', 'REJECTED', 'REJECTED', 'REJECTED']);
     await waitUntil(() => client.stats.channelsReplaced === 1);
-    const call = client.send(Buffer.from('30'));
-    const fresh = connections[0].channels.find((c) =>
-      c.published.some((p) => p.options.correlationId === call.correlationId),
-    );
-    expect(fresh).toBeDefined();
+    const fresh = connections[0].channels[connections[0].channels.length - 1];
     expect(fresh).not.toBe(broken);
-    fresh?.reply(call.correlationId, '832040');
+    await waitUntil(() => fresh.published.length === 4);
+    expect(fresh.published.map(({ options }) => options.correlationId)).toEqual(nacked.map((c) => c.correlationId));
+    nacked.forEach((call, i) => fresh.reply(call.correlationId, String(i + 1)));
+    await expect(Promise.all(nacked.map(({ reply }) => reply))).resolves.toEqual(['1', '2', '3', '4']);
+    // later calls go out on the fresh channel too
+    const call = client.send(Buffer.from('30'));
+    expect(fresh.published.map(({ options }) => options.correlationId)).toContain(call.correlationId);
+    fresh.reply(call.correlationId, '832040');
     await expect(call.reply).resolves.toBe('832040');
     expect(connections).toHaveLength(1);
+    expect(client.stats).toMatchObject({ rejected: 0, resends: 0, reconnects: 0 });
   });
+
+  it('fails REJECTED a call every fresh channel nacks too, once it has tried them for NACK_PROBE_MS', async () => {
+    const client = await harness.open({ confirmTimeoutMs: 10_000, timeoutMs: 8000 });
+    connections[0].autoConfirm = false;
+    connections[0].channels[0].autoConfirm = false;
+    const startedAt = Date.now();
+    const call = client.call(Buffer.from('1'));
+    // the broker nacks every publish on every channel (a queue full from the start)
+    const nacker = setInterval(() => {
+      for (const channel of connections[0].channels) channel.nackAll();
+    }, 20);
+    try {
+      await expect(codeOf(call)).resolves.toBe('REJECTED');
+    } finally {
+      clearInterval(nacker);
+    }
+    const tookMs = Date.now() - startedAt;
+    expect(tookMs).toBeGreaterThanOrEqual(NACK_PROBE_MS - 50);
+    expect(tookMs).toBeLessThan(NACK_PROBE_MS + 1500);
+    // a few fresh channels, not one per nack
+    expect(client.stats.channelsReplaced).toBeGreaterThan(1);
+    expect(client.stats.channelsReplaced).toBeLessThan(10);
+    expect(connections).toHaveLength(1);
+  }, 10_000);
 
   it('does not take a late confirm for silence while the link answers otherwise (defect 5)', async () => {
     const client = await harness.open({ confirmTimeoutMs: 100, consumerCheckIntervalMs: 20 });

@@ -241,9 +241,10 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
         );
         if (failed > 0) this.logger.warn(`no worker consuming ${this.options.queue}; ${failed} pending calls failed`);
       },
-      channelReplaced: () => {
+      channelReplaced: (n) => {
         this.stats.channelsReplaced++;
-        this.logger.warn('the broker kept refusing requests on one channel: publishing moved to a fresh channel');
+        if (n === 1)
+          this.logger.warn('the broker nacked requests on a channel that never confirmed one: trying fresh channels');
       },
       isBlocked: () => this.link.status.blocked !== undefined,
     };
