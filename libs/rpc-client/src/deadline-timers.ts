@@ -75,6 +75,7 @@ export class DeadlineTimers<T extends Deadlined<T>> {
       if (list.head === head) this.remove(head);
       head = list.head;
     }
-    if (head !== undefined) this.arm(list, head.due);
+    // An add() during the loop may have armed the list already.
+    if (head !== undefined && list.timer === undefined) this.arm(list, head.due);
   }
 }
