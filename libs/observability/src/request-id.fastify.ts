@@ -5,6 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { requestIdOf, TracedRequest } from './request-trace';
 import { REQUEST_ID_HEADER } from './observability.constants';
 import { nameHttpSpan } from './tracing/http-route.span';
+import { tracingActive } from './tracing/tracing.active';
 
 /** A longer URL is cut in the log line: a client must not make one line kilobytes long. */
 const LOGGED_URL_CHARS = 256;
@@ -15,6 +16,25 @@ export const requestIdFastifyOptions = {
 };
 
 /**
+ * The fields of a request's log line, in one shape for every line: pino reads its keys with the
+ * enum cache of one hidden class (a spread object of varying keys cost more). An undefined field
+ * is left out of the line.
+ */
+class RequestLine {
+  constructor(
+    readonly requestId: string,
+    readonly method: string,
+    readonly url: string,
+    readonly statusCode: number,
+    readonly durationMs: number,
+    readonly n?: number,
+    readonly correlationId?: string,
+    readonly outcome?: string,
+    readonly traceparent?: string,
+  ) {}
+}
+
+/**
  * Echoes the request id in the X-Request-Id response header (errors
  * included) and writes one JSON line per request when the level is info or
  * lower (`LOG_LEVEL`): request id, method, URL (its first 256 characters), status, duration, plus the trace the
@@ -23,7 +43,8 @@ export const requestIdFastifyOptions = {
 export function traceRequests(app: NestFastifyApplication, level: LogLevel): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
-    nameHttpSpan(request.routeOptions.url);
+    // routeOptions builds an object per read: only read it when an SDK may want the route.
+    if (tracingActive()) nameHttpSpan(request.routeOptions.url);
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
@@ -32,14 +53,30 @@ export function traceRequests(app: NestFastifyApplication, level: LogLevel): voi
     // nestjs-pino creates its root logger when the app initialises, after this hook is added.
     const log = PinoLogger.root as PinoLogger['logger'] | undefined;
     if (log === undefined) return done();
-    const { method } = request;
+    const method = request.method;
     const url = request.url.length > LOGGED_URL_CHARS ? `${request.url.slice(0, LOGGED_URL_CHARS)}…` : request.url;
     const statusCode = reply.statusCode;
-    const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
-    log.info(
-      { requestId: request.id, method, url, statusCode, durationMs, ...(request.raw as TracedRequest).trace },
-      `${method} ${url} ${statusCode}`,
-    );
+    const trace = (request.raw as TracedRequest).trace;
+    const line =
+      trace === undefined
+        ? new RequestLine(request.id, method, url, statusCode, durationMsOf(reply.elapsedTime))
+        : new RequestLine(
+            trace.requestId,
+            method,
+            url,
+            statusCode,
+            durationMsOf(reply.elapsedTime),
+            trace.n,
+            trace.correlationId,
+            trace.outcome,
+            trace.traceparent,
+          );
+    log.info(line, `${method} ${url} ${statusCode}`);
     done();
   });
+}
+
+/** Milliseconds to the microsecond. */
+function durationMsOf(elapsedMs: number): number {
+  return Math.round(elapsedMs * 1000) / 1000;
 }

@@ -103,15 +103,68 @@ describe('PendingCalls (no AMQP)', () => {
     expect(aborted).toHaveBeenCalledTimes(1);
   });
 
-  it('removes its abort listener when a call settles otherwise: a later abort does nothing', async () => {
+  it('forgets a call that settled otherwise: a later abort of its signal does nothing to it', async () => {
     const controller = new AbortController();
-    const removed = jest.spyOn(controller.signal, 'removeEventListener');
     const reply = add('a', 'sent', controller.signal);
     pending.succeed(pending.get('a') as PendingCall, '1');
-    expect(removed).toHaveBeenCalledWith('abort', expect.any(Function));
     controller.abort();
     expect(aborted).not.toHaveBeenCalled();
     await expect(reply).resolves.toBe('1');
+  });
+
+  it('adds one abort listener per signal, not per call, and fails every pending call of the signal on abort', async () => {
+    const controller = new AbortController();
+    const added = jest.spyOn(controller.signal, 'addEventListener');
+    const removed = jest.spyOn(controller.signal, 'removeEventListener');
+    const first = add('a', 'sent', controller.signal);
+    pending.succeed(pending.get('a') as PendingCall, '1');
+    const replies = ['b', 'c'].map((id) => codeOf(add(id, 'sent', controller.signal)));
+    const other = add('d');
+    expect(added).toHaveBeenCalledTimes(1);
+    expect(removed).not.toHaveBeenCalled();
+    controller.abort();
+    await expect(first).resolves.toBe('1');
+    await expect(Promise.all(replies)).resolves.toEqual(['CANCELLED', 'CANCELLED']);
+    expect(pending.size).toBe(1);
+    pending.succeed(pending.get('d') as PendingCall, '2');
+    await expect(other).resolves.toBe('2');
+  });
+
+  it('fails calls sharing a timeout each at its own deadline, and a shorter timeout first, with one timer per timeout', async () => {
+    const a = codeOf(pending.add('a', Buffer.from('a'), {}, 1000, 'sent'));
+    jest.advanceTimersByTime(300);
+    const b = codeOf(pending.add('b', Buffer.from('b'), {}, 1000, 'sent'));
+    const short = codeOf(pending.add('s', Buffer.from('s'), {}, 500, 'sent'));
+    expect(jest.getTimerCount()).toBe(2);
+    jest.advanceTimersByTime(499);
+    expect(pending.size).toBe(3);
+    jest.advanceTimersByTime(1); // t = 800: s's deadline
+    expect(pending.get('s')).toBeUndefined();
+    jest.advanceTimersByTime(199);
+    expect(pending.get('a')).toBeDefined();
+    jest.advanceTimersByTime(1); // t = 1000: a's deadline
+    expect(pending.get('a')).toBeUndefined();
+    expect(pending.get('b')).toBeDefined();
+    jest.advanceTimersByTime(299);
+    expect(pending.get('b')).toBeDefined();
+    jest.advanceTimersByTime(1); // t = 1300: b's deadline
+    await expect(Promise.all([a, b, short])).resolves.toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('keeps the deadline of a later call when the call at the head of its list settles first', async () => {
+    const a = add('a');
+    jest.advanceTimersByTime(400);
+    const b = codeOf(add('b'));
+    pending.succeed(pending.get('a') as PendingCall, '1');
+    jest.advanceTimersByTime(600); // a's deadline: the timer finds b not yet due
+    expect(pending.get('b')).toBeDefined();
+    jest.advanceTimersByTime(399);
+    expect(pending.get('b')).toBeDefined();
+    jest.advanceTimersByTime(1);
+    await expect(a).resolves.toBe('1');
+    await expect(b).resolves.toBe('TIMEOUT');
+    expect(jest.getTimerCount()).toBe(0);
   });
 
   it('failWhere fails only the calls its predicate picks, each with its own error, and counts them', async () => {

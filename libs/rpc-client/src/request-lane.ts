@@ -1,5 +1,6 @@
 import { describeError } from '@app/runtime';
-import { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { canSendFields, PublishFields, sendFields } from './publish-fields';
 
 /**
  * One channel requests go out on (with its direct reply-to consumer, in that mode) and its
@@ -17,6 +18,8 @@ export interface Lane {
   unconfirmed: number;
   /** When the oldest of its unconfirmed publishes went out (the count went from 0), epoch ms. */
   unconfirmedSince: number;
+  /** Publishes go straight to amqplib's sendMessage (see PublishFields). */
+  direct: boolean;
 }
 
 /** How long a replaced direct reply-to channel stays open for the replies of calls sent on it. */
@@ -38,6 +41,7 @@ export async function openLane(
     acked: false,
     unconfirmed: 0,
     unconfirmedSince: 0,
+    direct: canSendFields(channel),
   };
   // Before amqplib's own 'close' listener, which calls back every unconfirmed publish with an error.
   channel.prependListener('close', () => {
@@ -58,14 +62,16 @@ export async function openLane(
  */
 export function publishOnLane(
   lane: Lane,
-  routingKey: string,
+  fields: PublishFields,
   body: Buffer,
-  options: Options.Publish,
   confirmed: (error: unknown) => void,
 ): boolean {
-  if (lane.confirms === undefined) return lane.channel.publish('', routingKey, body, options);
-  if (lane.unconfirmed++ === 0) lane.unconfirmedSince = Date.now();
-  return lane.confirms.publish('', routingKey, body, options, confirmed);
+  const confirms = lane.confirms;
+  if (confirms !== undefined && lane.unconfirmed++ === 0) lane.unconfirmedSince = Date.now();
+  if (lane.direct) return sendFields(lane.channel, fields, body, confirms === undefined ? undefined : confirmed);
+  // An amqplib without the internals: its public publish, which copies the fields as options.
+  if (confirms === undefined) return lane.channel.publish(fields.exchange, fields.routingKey, body, fields);
+  return confirms.publish(fields.exchange, fields.routingKey, body, fields, confirmed);
 }
 
 /** Counts the broker's confirm of one publish; a closing channel's error callbacks are no nacks ('closing'). */

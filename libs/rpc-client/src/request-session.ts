@@ -1,8 +1,9 @@
 import { DEADLINE_HEADER, DIRECT_REPLY_TO, TEXT_CONTENT_TYPE } from '@app/contracts';
 import { probeWritePermission, QueueProbe } from '@app/runtime';
-import { ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
+import { ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { channelReplaceDelayMs, isSilent, nackVerdict } from './failover.policy';
 import { PendingCall } from './pending-calls';
+import { PublishFields } from './publish-fields';
 import { countConfirm, Lane, LANE_RETIRE_MS, openLane, publishOnLane } from './request-lane';
 import { WorkerPresence } from './worker-presence';
 
@@ -116,20 +117,21 @@ export class RequestSession {
     const lane = this.lane;
     const remainingMs = Math.max(1, call.deadline - Date.now());
     const extra = call.options.headers;
+    // A plain object of own keys: amqplib encodes it on its fast path (see PublishFields).
     const headers: Record<string, unknown> =
       extra === undefined ? { [DEADLINE_HEADER]: call.deadline } : { ...extra, [DEADLINE_HEADER]: call.deadline };
     call.span?.sent(headers, call.id);
-    const options: Options.Publish = {
-      correlationId: call.id,
-      replyTo: this.replyTo,
-      expiration: remainingMs,
-      contentType: TEXT_CONTENT_TYPE,
-      mandatory: true,
-      messageId: call.options.messageId,
+    const fields = new PublishFields(
+      routingKey,
+      TEXT_CONTENT_TYPE,
+      this.replyTo,
+      call.id,
+      String(remainingMs),
+      call.options.messageId,
       headers,
-    };
+    );
     if (lane.confirms !== undefined) call.sentOn = lane;
-    const written = publishOnLane(lane, routingKey, call.body, options, (error) => this.onConfirm(lane, call, error));
+    const written = publishOnLane(lane, fields, call.body, (error) => this.onConfirm(lane, call, error));
     if (lane.confirms !== undefined) this.watchConfirms();
     if (!written) this.notDraining = true;
   }

@@ -4,7 +4,7 @@ import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { deadlineError, refusalError, settleReply } from './call-outcomes';
 import { CallCancelledError, ConnectionLostError, NoWorkerError, RejectedError, RpcClientError } from './errors';
-import { admit } from './failover.policy';
+import { admit, AdmissionFacts } from './failover.policy';
 import { LinkRecovery } from './link-recovery';
 import { PendingCall, PendingCalls } from './pending-calls';
 import { RequestSession, RequestSessionEvents } from './request-session';
@@ -46,10 +46,20 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   private readonly recovery: LinkRecovery;
   private nextId = 0;
   private closing: Promise<void> | undefined;
+  private readonly facts: AdmissionFacts;
 
   constructor(options: RpcClientOptions = {}) {
     this.options = resolveOptions(options);
     const { queue } = this.options;
+    this.facts = {
+      closing: false,
+      linkReady: false,
+      holding: false,
+      flowHeld: undefined,
+      consumers: 0,
+      pending: 0,
+      maxInFlight: this.options.maxInFlight,
+    };
     const nodeCount = this.options.urls?.length ?? 1;
     this.pending = new PendingCalls(
       (call) => deadlineError(call, queue),
@@ -135,7 +145,8 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
     // A shared no-op without a tracing SDK; with one, the CLIENT span of the call, ended by its outcome.
     const span = startRpcClientSpan(this.options.queue, body);
     const sent = this.admitAndSend(body, options, span);
-    return { correlationId: sent.correlationId, reply: span.endWith(sent.reply) };
+    sent.reply = span.endWith(sent.reply);
+    return sent;
   }
 
   private admitAndSend(body: Buffer, options: RpcCallOptions, span: RpcClientSpan): RpcCall {
@@ -148,15 +159,14 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
       return this.refused(new CallCancelledError(queue, undefined));
     }
     const session = this.link.session;
-    const facts = {
-      closing: this.closing !== undefined,
-      linkReady: session !== undefined,
-      holding: this.recovery.holding,
-      flowHeld: this.flowControl(),
-      consumers: session?.presence.count ?? 0,
-      pending: this.pending.size,
-      maxInFlight: this.options.maxInFlight,
-    };
+    // One facts object per client, refilled per call: admission allocates nothing (issue 17).
+    const facts = this.facts;
+    facts.closing = this.closing !== undefined;
+    facts.linkReady = session !== undefined;
+    facts.holding = this.recovery.holding;
+    facts.flowHeld = this.flowControl();
+    facts.consumers = session?.presence.count ?? 0;
+    facts.pending = this.pending.size;
     const admission = admit(facts);
     const refusal = refusalError(admission, queue, facts);
     if (refusal !== undefined) return this.refused(refusal);
