@@ -68,10 +68,13 @@ class TracedRpcCall implements RpcClientSpan {
   }
 }
 
-/** Starts the span of a call to `queue`, the child of the active span (the HTTP request's, in the gateway). */
-export function startRpcClientSpan(queue: string, body: Buffer): RpcClientSpan {
+/**
+ * Starts the span of a call to `queue`, the child of `parent` (the gateway
+ * passes its HTTP request's) or else of the active span.
+ */
+export function startRpcClientSpan(queue: string, body: Buffer, parent?: Context): RpcClientSpan {
   if (!tracingActive()) return NO_SPAN;
-  const parent = context.active();
+  parent ??= context.active();
   const span = tracer().startSpan(
     `send ${queue}`,
     {

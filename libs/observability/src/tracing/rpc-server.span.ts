@@ -1,6 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { ConsumeMessage } from 'amqplib';
 import { AmqpHeaders, amqpHeadersGetter } from './amqp-headers.propagation';
+import { showSpanInLogs } from './log-trace.mixin';
 import { endWithOutcome, fibNOf } from './rpc-span.outcome';
 import { tracer, tracingActive } from './tracing.active';
 import {
@@ -26,8 +27,9 @@ const NO_HEADERS: AmqpHeaders = {};
 /**
  * Runs `handle` inside the SERVER span (`process <queue>`) of one delivery,
  * the child of the context in the request's `traceparent`/`tracestate`; a
- * request without them (a tutorial peer) starts a new trace. Handler code and
- * log lines run with the span active. Without an SDK: `handle(no-op)`.
+ * request without them (a tutorial peer) starts a new trace. Log lines written in `handle`'s synchronous part and right after `end`
+ * carry the span's ids (no async context manager: see showSpanInLogs).
+ * Without an SDK: `handle(no-op)`.
  */
 export function withRpcServerSpan<T>(queue: string, message: ConsumeMessage, handle: (span: RpcServerSpan) => T): T {
   if (!tracingActive()) return handle(NO_SPAN);
@@ -57,6 +59,14 @@ export function withRpcServerSpan<T>(queue: string, message: ConsumeMessage, han
     parent,
   );
   if (message.fields.redelivered) span.addEvent('redelivered');
-  const serverSpan: RpcServerSpan = { end: (outcome) => endWithOutcome(span, outcome) };
+  const spanContext = span.spanContext();
+  const serverSpan: RpcServerSpan = {
+    end: (outcome) => {
+      endWithOutcome(span, outcome);
+      // the worker's `rpc answered` line follows at once
+      showSpanInLogs(spanContext);
+    },
+  };
+  showSpanInLogs(spanContext);
   return context.with(trace.setSpan(parent, span), handle, undefined, serverSpan);
 }

@@ -38,7 +38,6 @@ export function startTracingFromConfig(config: TracingConfig): Tracing {
     serviceName: config.serviceName,
     sampler: samplerOf(config.sampler, config.ratio),
     spanProcessors: processors,
-    instrumentHttp: true,
   });
   logger.log(
     `tracing on: service ${config.serviceName}, exporter ${config.exporter}, sampler ${config.sampler}` +
