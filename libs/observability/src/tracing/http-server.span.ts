@@ -53,25 +53,26 @@ function startHttpSpan(request: FastifyRequest): void {
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const { method } = request;
   const route = request.routeOptions.url;
-  const path = request.url;
-  const query = path.indexOf('?');
-  const [address, port] = hostAndPort(request.headers.host);
   const span = tracer().startSpan(
     route === undefined ? method : `${method} ${route}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        [HTTP_REQUEST_METHOD]: method,
-        [HTTP_ROUTE]: route,
-        [URL_PATH]: query < 0 ? path : path.slice(0, query),
-        [URL_SCHEME]: 'http',
-        [SERVER_ADDRESS]: address,
-        [SERVER_PORT]: port,
-        [NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
-      },
-    },
+    { kind: SpanKind.SERVER },
     parent,
   );
+  // Set after the sampling decision, which needs none of them: a span sampled out costs no attribute work.
+  if (span.isRecording()) {
+    const path = request.url;
+    const query = path.indexOf('?');
+    const [address, port] = hostAndPort(request.headers.host);
+    span.setAttributes({
+      [HTTP_REQUEST_METHOD]: method,
+      [HTTP_ROUTE]: route,
+      [URL_PATH]: query < 0 ? path : path.slice(0, query),
+      [URL_SCHEME]: 'http',
+      [SERVER_ADDRESS]: address,
+      [SERVER_PORT]: port,
+      [NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
+    });
+  }
   spans.set(request, { span, context: trace.setSpan(parent, span) });
 }
 

@@ -40,24 +40,21 @@ export function withRpcServerSpan<T>(queue: string, message: ConsumeMessage, han
   };
   // From the message only: whatever context the consumer callback runs in is not this request's.
   const parent = propagation.extract(ROOT_CONTEXT, headers ?? NO_HEADERS, amqpHeadersGetter);
-  const span = tracer().startSpan(
-    `process ${queue}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        [MESSAGING_SYSTEM]: 'rabbitmq',
-        [MESSAGING_DESTINATION]: queue,
-        [MESSAGING_ROUTING_KEY]: message.fields.routingKey,
-        [MESSAGING_OPERATION_NAME]: 'process',
-        [MESSAGING_OPERATION_TYPE]: 'process',
-        [MESSAGING_CONVERSATION_ID]: correlationId,
-        [MESSAGING_MESSAGE_ID]: messageId,
-        [MESSAGING_BODY_SIZE]: message.content.length,
-        [FIB_N]: fibNOf(message.content),
-      },
-    },
-    parent,
-  );
+  const span = tracer().startSpan(`process ${queue}`, { kind: SpanKind.SERVER }, parent);
+  // Set after the sampling decision (our samplers need none of them): a span sampled out costs no attribute work.
+  if (span.isRecording()) {
+    span.setAttributes({
+      [MESSAGING_SYSTEM]: 'rabbitmq',
+      [MESSAGING_DESTINATION]: queue,
+      [MESSAGING_ROUTING_KEY]: message.fields.routingKey,
+      [MESSAGING_OPERATION_NAME]: 'process',
+      [MESSAGING_OPERATION_TYPE]: 'process',
+      [MESSAGING_CONVERSATION_ID]: correlationId,
+      [MESSAGING_MESSAGE_ID]: messageId,
+      [MESSAGING_BODY_SIZE]: message.content.length,
+      [FIB_N]: fibNOf(message.content),
+    });
+  }
   if (message.fields.redelivered) span.addEvent('redelivered');
   const spanContext = span.spanContext();
   const serverSpan: RpcServerSpan = {
