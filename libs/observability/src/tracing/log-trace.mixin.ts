@@ -9,6 +9,13 @@ export interface LogTraceFields {
 
 /** The span whose lines are being written now (see showSpanInLogs); undefined most of the time. */
 let shown: SpanContext | undefined;
+/** A microtask that forgets `shown` is queued: one per synchronous run, however many spans it shows. */
+let forgetQueued = false;
+
+function forget(): void {
+  shown = undefined;
+  forgetQueued = false;
+}
 
 /**
  * Log lines written from now until the current synchronous run ends (the next
@@ -18,9 +25,9 @@ let shown: SpanContext | undefined;
  */
 export function showSpanInLogs(spanContext: SpanContext): void {
   shown = spanContext;
-  queueMicrotask(() => {
-    if (shown === spanContext) shown = undefined;
-  });
+  if (forgetQueued) return;
+  forgetQueued = true;
+  queueMicrotask(forget);
 }
 
 /**
