@@ -1,8 +1,8 @@
 /**
  * What tracing costs the gateway: autocannon against GET /fib/30 through a
  * gateway and a worker (built apps) with tracing off (no OTEL_* variable),
- * on at sampling 1.0, and on at 0.01, both exporting OTLP/HTTP JSON to a
- * local receiver that takes and drops everything. Medians of interleaved
+ * on at sampling 1.0 (OTLP http/protobuf, and http/json), and on at 0.01,
+ * exporting to a local receiver that takes and drops everything. Medians of interleaved
  * repetitions. Run: `npm run build && node -r ts-node/register/transpile-only
  * -r tsconfig-paths/register bench/tracing-cost.ts` (TRACING_BENCH_REPS, default 3).
  */
@@ -105,14 +105,18 @@ async function main(): Promise<void> {
   const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
   const variants: [string, Record<string, string>][] = [
     ['tracing off (no OTEL_* variable)', {}],
-    ['tracing on, sampling 1.0 (parentbased_always_on)', otlp],
+    ['tracing on, sampling 1.0 (parentbased_always_on), OTLP http/protobuf', otlp],
     [
-      'tracing on, sampling 0.01 (parentbased_traceidratio)',
+      'tracing on, sampling 1.0 (parentbased_always_on), OTLP http/json',
+      { ...otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    ],
+    [
+      'tracing on, sampling 0.01 (parentbased_traceidratio), OTLP http/protobuf',
       { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
     ],
   ];
   const pairs: Pair[] = [];
-  for (const [name, env] of variants) pairs.push(await startPair(name.split(' ')[1].replace(',', ''), env));
+  for (const [i, [, env]] of variants.entries()) pairs.push(await startPair(`v${i}`, env));
   for (const pair of pairs) await cannon(pair); // warm-up
   const runs: Figures[][] = variants.map(() => []);
   for (let rep = 0; rep < REPS; rep++) {

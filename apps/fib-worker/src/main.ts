@@ -1,4 +1,4 @@
-// First: the trace SDK (when OTEL_* variables ask for it) must patch http before Nest and fastify load.
+// First: the trace SDK (when OTEL_* variables ask for it) is registered before any module makes a span.
 import '@app/observability/tracing/register';
 import { closeOnSignals, describeError, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';

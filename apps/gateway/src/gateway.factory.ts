@@ -1,4 +1,4 @@
-import { traceRequests, requestIdFastifyOptions } from '@app/observability';
+import { traceHttpServer, traceRequests, requestIdFastifyOptions } from '@app/observability';
 import { AppConfig } from '@app/runtime';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -18,6 +18,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   app.useLogger(app.get(Logger));
   // Nest flushes bufferLogs only when listen() completes: lines logged while connecting would wait (or be lost).
   app.flushLogs();
+  traceHttpServer(app.getHttpAdapter().getInstance()); // before traceRequests: its log line names the span
   traceRequests(app, config.logLevel);
   checkRequestHead(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(

@@ -1,3 +1,5 @@
+import type { Context } from '@opentelemetry/api';
+
 /** Options of RpcClientModule.forRoot / forRootAsync and of `new RpcClient()`. */
 export interface RpcClientOptions {
   /**
@@ -115,6 +117,8 @@ export interface RpcCallOptions {
   headers?: Record<string, string>;
   /** Aborting it settles the call at once with CallCancelledError and frees its slot. */
   signal?: AbortSignal;
+  /** The parent of the call's span (e.g. the HTTP request's); by default the active context's span. */
+  traceContext?: Context;
 }
 
 /** A call in flight, as `RpcClient.send` returns it. */

@@ -143,7 +143,7 @@ export class RpcClient implements OnModuleInit, OnApplicationShutdown {
   /** Like `call`, also telling the correlation id the request went out with (for logs). */
   send(body: Buffer, options: RpcCallOptions = {}): RpcCall {
     // A shared no-op without a tracing SDK; with one, the CLIENT span of the call, ended by its outcome.
-    const span = startRpcClientSpan(this.options.queue, body);
+    const span = startRpcClientSpan(this.options.queue, body, options.traceContext);
     const sent = this.admitAndSend(body, options, span);
     sent.reply = span.endWith(sent.reply);
     return sent;

@@ -1,4 +1,4 @@
-import { startTrace } from '@app/observability';
+import { httpTraceContext, startTrace } from '@app/observability';
 import { BadRequestException, Controller, Get, Req } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
@@ -45,7 +45,7 @@ export class FibController {
     const n = this.fibN.transform(request.params.n);
     const trace = startTrace(request.raw, request.id);
     trace.n = n;
-    return this.fibService.fib(n, trace, callerDisconnectSignal(request.raw.socket));
+    return this.fibService.fib(n, trace, callerDisconnectSignal(request.raw.socket), httpTraceContext(request));
   }
 
   /** `/fib` and `/fib/` name no n: a malformed request, not a missing resource. */

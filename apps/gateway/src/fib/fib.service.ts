@@ -2,6 +2,7 @@ import { encodeFibRequest } from '@app/contracts';
 import { RequestTrace, TRACEPARENT_HEADER } from '@app/observability';
 import { RpcCallOptions, RpcClient, RpcClientError } from '@app/rpc-client';
 import { Injectable } from '@nestjs/common';
+import type { Context } from '@opentelemetry/api';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { FibResultDto } from './fib-result.dto';
 
@@ -18,11 +19,12 @@ export class FibService {
    * `traceparent` in its headers table; the correlation id and outcome are
    * written back into `trace` for the log line. Aborting `signal` (the caller
    * left) cancels the call: it rejects with CANCELLED and frees its slot.
+   * `traceContext` (the HTTP request's span) is the parent of the call's span.
    */
-  async fib(n: number, trace: RequestTrace, signal?: AbortSignal): Promise<FibResultDto> {
+  async fib(n: number, trace: RequestTrace, signal?: AbortSignal, traceContext?: Context): Promise<FibResultDto> {
     const headers = trace.traceparent === undefined ? undefined : { [TRACEPARENT_HEADER]: trace.traceparent };
     const startedAt = performance.now();
-    const options: RpcCallOptions = { messageId: trace.requestId, headers, signal };
+    const options: RpcCallOptions = { messageId: trace.requestId, headers, signal, traceContext };
     const call = this.rpc.send(encodeFibRequest(n), options);
     trace.correlationId = call.correlationId;
     try {

@@ -3,7 +3,7 @@ import { tracingConfigFromEnv } from './tracing.config';
 import type { Tracing } from './tracing.sdk';
 
 /**
- * Imported first by each app's main.ts, before Nest and fastify load: starts
+ * Imported first by each app's main.ts, before the app is built: starts
  * the trace SDK when the OTEL_* variables ask for it. With none set nothing
  * else is even loaded, and the span helpers stay no-ops.
  */

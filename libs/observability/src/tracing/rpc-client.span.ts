@@ -68,26 +68,26 @@ class TracedRpcCall implements RpcClientSpan {
   }
 }
 
-/** Starts the span of a call to `queue`, the child of the active span (the HTTP request's, in the gateway). */
-export function startRpcClientSpan(queue: string, body: Buffer): RpcClientSpan {
+/**
+ * Starts the span of a call to `queue`, the child of `parent` (the gateway
+ * passes its HTTP request's) or else of the active span.
+ */
+export function startRpcClientSpan(queue: string, body: Buffer, parent?: Context): RpcClientSpan {
   if (!tracingActive()) return NO_SPAN;
-  const parent = context.active();
-  const span = tracer().startSpan(
-    `send ${queue}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        [MESSAGING_SYSTEM]: 'rabbitmq',
-        [MESSAGING_DESTINATION]: queue,
-        [MESSAGING_ROUTING_KEY]: queue,
-        [MESSAGING_OPERATION_NAME]: 'send',
-        [MESSAGING_OPERATION_TYPE]: 'send',
-        [MESSAGING_BODY_SIZE]: body.length,
-        [FIB_N]: fibNOf(body),
-      },
-    },
-    parent,
-  );
+  parent ??= context.active();
+  const span = tracer().startSpan(`send ${queue}`, { kind: SpanKind.CLIENT }, parent);
+  // Set after the sampling decision (our samplers need none of them): a span sampled out costs no attribute work.
+  if (span.isRecording()) {
+    span.setAttributes({
+      [MESSAGING_SYSTEM]: 'rabbitmq',
+      [MESSAGING_DESTINATION]: queue,
+      [MESSAGING_ROUTING_KEY]: queue,
+      [MESSAGING_OPERATION_NAME]: 'send',
+      [MESSAGING_OPERATION_TYPE]: 'send',
+      [MESSAGING_BODY_SIZE]: body.length,
+      [FIB_N]: fibNOf(body),
+    });
+  }
   // Sampled out with a valid context: still injected, so the worker makes the same decision.
   if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return NO_SPAN;
   return new TracedRpcCall(span, trace.setSpan(parent, span));

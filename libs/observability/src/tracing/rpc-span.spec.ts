@@ -1,4 +1,4 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   InMemorySpanExporter,
@@ -6,8 +6,11 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { ConsumeMessage } from 'amqplib';
+import type { FastifyInstance } from 'fastify';
+import { traceHttpServer } from './http-server.span';
+import { LogTraceFields, logTraceFields } from './log-trace.mixin';
 import { startRpcClientSpan } from './rpc-client.span';
-import { withRpcServerSpan } from './rpc-server.span';
+import { RpcServerSpan, withRpcServerSpan } from './rpc-server.span';
 import { tracingActive } from './tracing.active';
 import { startTracing, Tracing } from './tracing.sdk';
 
@@ -35,6 +38,10 @@ describe('RPC span helpers', () => {
       expect(seen[0]).toBe(seen[2]);
       expect(seen[1]).toBeUndefined();
       await reply;
+      const addHook = jest.fn();
+      traceHttpServer({ addHook } as unknown as FastifyInstance);
+      expect(addHook).not.toHaveBeenCalled();
+      expect(logTraceFields()).toEqual({});
     });
   });
 
@@ -51,7 +58,6 @@ describe('RPC span helpers', () => {
         serviceName: 't',
         sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }),
         spanProcessors: [new SimpleSpanProcessor({ exporter })],
-        instrumentHttp: false,
       });
       const span = startRpcClientSpan('q', Buffer.from('5'));
       const headers: Record<string, unknown> = {};
@@ -66,7 +72,6 @@ describe('RPC span helpers', () => {
       tracing = startTracing({
         serviceName: 't',
         spanProcessors: [new SimpleSpanProcessor({ exporter })],
-        instrumentHttp: false,
       });
       const span = startRpcClientSpan('q', Buffer.from('5'));
       span.event('held');
@@ -82,6 +87,35 @@ describe('RPC span helpers', () => {
       const [finished] = exporter.getFinishedSpans();
       expect(finished.events.map((event) => event.name)).toEqual(['held', 'resent']);
       expect(finished.attributes['error.type']).toBe('CONNECTION_LOST');
+    });
+
+    it("the client span is the child of the context passed; the worker's log lines carry its span until the next microtask", async () => {
+      tracing = startTracing({ serviceName: 't', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+      const parent = propagation.extract(ROOT_CONTEXT, { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+      const client = startRpcClientSpan('q', Buffer.from('5'), parent);
+      const headers: Record<string, unknown> = {};
+      client.sent(headers, 'c1');
+      await client.endWith(Promise.resolve('5'));
+      const [clientSpan] = exporter.getFinishedSpans();
+      expect(clientSpan.spanContext().traceId).toBe('a'.repeat(32));
+      expect(clientSpan.parentSpanContext?.spanId).toBe('b'.repeat(16));
+
+      let during: LogTraceFields = {};
+      let server: RpcServerSpan | undefined;
+      withRpcServerSpan('q', message(headers), (span) => {
+        during = logTraceFields();
+        server = span;
+      });
+      await Promise.resolve();
+      expect(logTraceFields()).toEqual({});
+      server?.end('ok');
+      const afterEnd = logTraceFields();
+      await Promise.resolve();
+      const serverSpan = exporter.getFinishedSpans()[1];
+      const ids = { trace_id: 'a'.repeat(32), span_id: serverSpan.spanContext().spanId, trace_flags: '01' };
+      expect(during).toEqual(ids);
+      expect(afterEnd).toEqual(ids);
+      expect(logTraceFields()).toEqual({});
     });
   });
 });

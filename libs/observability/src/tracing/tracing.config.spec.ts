@@ -15,6 +15,7 @@ describe('tracingConfigFromEnv', () => {
     expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }, 'gateway')).toEqual({
       serviceName: 'gateway',
       exporter: 'otlp',
+      protocol: 'http/protobuf',
       sampler: 'parentbased_always_on',
       ratio: 1,
       batch: { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30000 },
@@ -27,6 +28,7 @@ describe('tracingConfigFromEnv', () => {
       {
         OTEL_SERVICE_NAME: 'edge',
         OTEL_TRACES_EXPORTER: 'console',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
         OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
         OTEL_TRACES_SAMPLER_ARG: '0.01',
         OTEL_BSP_MAX_QUEUE_SIZE: '100',
@@ -37,6 +39,7 @@ describe('tracingConfigFromEnv', () => {
     expect(config).toMatchObject({
       serviceName: 'edge',
       exporter: 'console',
+      protocol: 'http/json',
       sampler: 'parentbased_traceidratio',
       ratio: 0.01,
       batch: { maxQueueSize: 100, maxExportBatchSize: 100, scheduledDelayMillis: 200 },
@@ -48,7 +51,7 @@ describe('tracingConfigFromEnv', () => {
     const config = tracingConfigFromEnv(
       {
         OTEL_TRACES_EXPORTER: 'zipkin',
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
         OTEL_TRACES_SAMPLER: 'traceidratio',
         OTEL_TRACES_SAMPLER_ARG: '2',
         OTEL_BSP_MAX_QUEUE_SIZE: '-1',
@@ -59,7 +62,7 @@ describe('tracingConfigFromEnv', () => {
     expect(config?.batch.maxQueueSize).toBe(2048);
     expect(config?.warnings).toHaveLength(4);
     expect(config?.warnings.join('\n')).toMatch(
-      /http\/protobuf is not supported by this build: spans are sent as http\/json/,
+      /grpc is not supported by this build: spans are sent as http\/protobuf/,
     );
   });
 });

@@ -7,10 +7,15 @@ export type SamplerName =
   | 'parentbased_always_off'
   | 'parentbased_traceidratio';
 
+/** The OTLP encodings this build sends (grpc is not among them). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 /** The SDK set-up the standard OTEL_* variables ask for. */
 export interface TracingConfig {
   serviceName: string;
   exporter: 'otlp' | 'console' | 'none';
+  /** OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: http/protobuf (OpenTelemetry's default) or http/json. */
+  protocol: OtlpProtocol;
   sampler: SamplerName;
   ratio: number;
   /** Batch span processor: OTEL_BSP_* (the OpenTelemetry defaults). */
@@ -52,9 +57,12 @@ export function tracingConfigFromEnv(env: NodeJS.ProcessEnv, defaultServiceName:
   if (exporterName === 'console' || exporterName === 'none' || exporterName === 'otlp') exporter = exporterName;
   else warnings.push(`OTEL_TRACES_EXPORTER=${exporterName} is not supported (otlp, console, none): using otlp`);
 
-  const protocol = set('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? set('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (exporter === 'otlp' && protocol !== undefined && protocol !== 'http/json') {
-    warnings.push(`OTLP protocol ${protocol} is not supported by this build: spans are sent as http/json`);
+  const protocolName =
+    set('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? set('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  let protocol: OtlpProtocol = 'http/protobuf';
+  if (protocolName === 'http/json') protocol = protocolName;
+  else if (protocolName !== 'http/protobuf' && exporter === 'otlp') {
+    warnings.push(`OTLP protocol ${protocolName} is not supported by this build: spans are sent as http/protobuf`);
   }
 
   const samplerName = (set('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on').toLowerCase();
@@ -84,5 +92,13 @@ export function tracingConfigFromEnv(env: NodeJS.ProcessEnv, defaultServiceName:
     scheduledDelayMillis: count('OTEL_BSP_SCHEDULE_DELAY', 5000),
     exportTimeoutMillis: count('OTEL_BSP_EXPORT_TIMEOUT', 30000),
   };
-  return { serviceName: set('OTEL_SERVICE_NAME') ?? defaultServiceName, exporter, sampler, ratio, batch, warnings };
+  return {
+    serviceName: set('OTEL_SERVICE_NAME') ?? defaultServiceName,
+    exporter,
+    protocol,
+    sampler,
+    ratio,
+    batch,
+    warnings,
+  };
 }

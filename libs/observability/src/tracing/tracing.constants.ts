@@ -19,3 +19,13 @@ export const REMOTE_CODE = 'fib_rpc.remote_code';
 
 /** Span events: the call waited for the next link (failover), was sent again after a lost link. */
 export type RpcSpanEvent = 'held' | 'resent' | 'redelivered';
+
+/** OpenTelemetry HTTP server attributes (semantic conventions 1.23+). */
+export const HTTP_REQUEST_METHOD = 'http.request.method';
+export const HTTP_ROUTE = 'http.route';
+export const HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+export const URL_PATH = 'url.path';
+export const URL_SCHEME = 'url.scheme';
+export const SERVER_ADDRESS = 'server.address';
+export const SERVER_PORT = 'server.port';
+export const NETWORK_PROTOCOL_VERSION = 'network.protocol.version';

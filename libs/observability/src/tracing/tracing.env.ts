@@ -13,6 +13,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace';
 import { OncePerKindLog } from './once-per-kind.log';
+import { OtlpProtobufTraceExporter } from './otlp-protobuf.exporter';
 import { ReportingExporter } from './reporting.exporter';
 import { SamplerName, TracingConfig } from './tracing.config';
 import { routeDiagnostics, startTracing, Tracing } from './tracing.sdk';
@@ -38,10 +39,11 @@ export function startTracingFromConfig(config: TracingConfig): Tracing {
     serviceName: config.serviceName,
     sampler: samplerOf(config.sampler, config.ratio),
     spanProcessors: processors,
-    instrumentHttp: true,
   });
   logger.log(
-    `tracing on: service ${config.serviceName}, exporter ${config.exporter}, sampler ${config.sampler}` +
+    `tracing on: service ${config.serviceName}, exporter ${config.exporter}` +
+      (config.exporter === 'otlp' ? ` ${config.protocol}` : '') +
+      `, sampler ${config.sampler}` +
       (config.sampler.endsWith('traceidratio') ? ` ${config.ratio}` : ''),
   );
   return tracing;
@@ -53,7 +55,8 @@ function exporterOf(config: TracingConfig, log: (line: string) => void): SpanExp
   const env = process.env;
   const target =
     env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318 (default)';
-  return new ReportingExporter(new OTLPTraceExporter(), target, log);
+  const otlp = config.protocol === 'http/json' ? new OTLPTraceExporter() : new OtlpProtobufTraceExporter();
+  return new ReportingExporter(otlp, target, log);
 }
 
 function samplerOf(name: SamplerName, ratio: number): Sampler {
