@@ -1,10 +1,11 @@
 import { DEADLINE_HEADER, DIRECT_REPLY_TO, TEXT_CONTENT_TYPE } from '@app/contracts';
 import { probeWritePermission, QueueProbe } from '@app/runtime';
 import { ChannelModel, ConsumeMessage, Message } from 'amqplib';
-import { channelReplaceDelayMs, isSilent, nackVerdict } from './failover.policy';
+import { isSilent, nackVerdict } from './failover.policy';
+import { LaneRenewal } from './lane-renewal';
 import { PendingCall } from './pending-calls';
 import { PublishFields } from './publish-fields';
-import { countConfirm, Lane, LANE_RETIRE_MS, openLane, publishOnLane } from './request-lane';
+import { countConfirm, Lane, openLane, publishOnLane } from './request-lane';
 import { WorkerPresence } from './worker-presence';
 
 /** What a session tells its client. */
@@ -45,17 +46,11 @@ export class RequestSession {
   /** The socket buffered past its high-water mark: refuse calls until 'drain'. */
   notDraining = false;
   private lane: Lane;
-  /** The channel the reply consumer is on. */
-  private readonly replyLane: Lane;
+  /** Fresh request channels for calls nacked on one that never had a confirm. */
+  private readonly renewal: LaneRenewal;
   private lastHeardAt = Date.now();
   private flowEndedAt = 0;
-  /** Fresh channels this link has opened, and the next one on its way. */
-  private replaced = 0;
-  private replaceTimer: NodeJS.Timeout | undefined;
-  /** Calls nacked on a channel that never had an ack, waiting for a fresh channel (see nackVerdict). */
-  private readonly awaitingLane = new Set<PendingCall>();
   private confirmTimer: NodeJS.Timeout | undefined;
-  private readonly retired = new Set<NodeJS.Timeout>();
   private disposed = false;
 
   private constructor(
@@ -68,8 +63,23 @@ export class RequestSession {
     probe: QueueProbe,
   ) {
     this.lane = lane;
-    this.replyLane = lane;
     this.replyTo = replyTo;
+    this.renewal = new LaneRenewal(
+      {
+        current: () => this.lane,
+        open: () => this.openFreshLane(),
+        adopt: (fresh) => {
+          fresh.channel.on('return', (message: Message) => this.onReturn(message));
+          this.lane = fresh;
+        },
+        publish: (call) => this.publish(call, settings.queue),
+        reject: (call) => events.rejected(call),
+        renewed: (n) => events.channelReplaced(n),
+        disposed: () => this.disposed,
+      },
+      settings.replyMode,
+      lane,
+    );
     this.presence = new WorkerPresence(
       probe,
       settings.consumerCheckIntervalMs,
@@ -146,10 +156,7 @@ export class RequestSession {
     this.disposed = true;
     this.presence.dispose();
     clearTimeout(this.confirmTimer);
-    clearTimeout(this.replaceTimer);
-    this.awaitingLane.clear();
-    for (const timer of this.retired) clearTimeout(timer);
-    this.retired.clear();
+    this.renewal.dispose();
   }
 
   private heard(): void {
@@ -198,69 +205,18 @@ export class RequestSession {
       this.events.rejected(call);
       return;
     }
-    call.sentOn = undefined;
-    this.awaitingLane.add(call);
-    if (lane === this.lane) this.scheduleReplace(lane);
-    else this.sendAwaiting();
+    this.renewal.wait(call, lane);
   }
 
-  private scheduleReplace(broken: Lane): void {
-    if (this.replaceTimer !== undefined) return;
-    this.replaceTimer = setTimeout(() => void this.replaceLane(broken), channelReplaceDelayMs(this.replaced));
-  }
-
-  /** Calls nacked on an unproven channel go out again on the current one, or fail REJECTED once their probe is over. */
-  private sendAwaiting(): void {
-    const now = Date.now();
-    for (const call of [...this.awaitingLane]) {
-      this.awaitingLane.delete(call);
-      if (call.done) continue;
-      const verdict = nackVerdict(
-        { acked: false },
-        { firstNackAt: call.firstNackAt ?? now, deadline: call.deadline },
-        now,
-      );
-      if (verdict === 'reject') this.events.rejected(call);
-      else this.publish(call, this.settings.queue);
+  private async openFreshLane(): Promise<Lane> {
+    const fresh = await openLane(this.connection, this.settings, {
+      closed: (lane) => this.onLaneClosed(lane),
+      drained: () => this.onDrain(),
+    });
+    if (this.settings.replyMode === 'direct') {
+      await fresh.channel.consume(DIRECT_REPLY_TO, (message) => this.onReply(message), { noAck: true });
     }
-  }
-
-  /** Moves publishing to a fresh channel of the same connection; the old one serves its replies until their deadlines. */
-  private async replaceLane(broken: Lane): Promise<void> {
-    let fresh: Lane;
-    try {
-      fresh = await openLane(this.connection, this.settings, {
-        closed: (lane) => this.onLaneClosed(lane),
-        drained: () => this.onDrain(),
-      });
-      if (this.settings.replyMode === 'direct') {
-        await fresh.channel.consume(DIRECT_REPLY_TO, (message) => this.onReply(message), { noAck: true });
-      }
-    } catch {
-      // the connection is going: the link's loss deals with it (and with the calls still pending)
-      this.replaceTimer = undefined;
-      return;
-    }
-    this.replaceTimer = undefined;
-    if (this.disposed || this.lane !== broken) {
-      void fresh.channel.close().catch(() => undefined);
-      return;
-    }
-    fresh.channel.on('return', (message: Message) => this.onReturn(message));
-    this.lane = fresh;
-    this.replaced++;
-    this.events.channelReplaced(this.replaced);
-    this.sendAwaiting();
-    // The replaced channel answers its calls' replies (direct reply-to) for a while; in queue mode the
-    // first channel holds the reply consumer and stays open.
-    if (this.settings.replyMode === 'direct' || broken !== this.replyLane) {
-      const timer = setTimeout(() => {
-        this.retired.delete(timer);
-        broken.closed = true;
-        void broken.channel.close().catch(() => undefined);
-      }, LANE_RETIRE_MS);
-      this.retired.add(timer);
-    }
+    return fresh;
   }
 
   /** Drops the link when a publish stays unconfirmed and nothing else comes back either (see isSilent). */
