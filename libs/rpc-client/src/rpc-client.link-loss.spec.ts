@@ -51,6 +51,21 @@ describe('RpcClient lost links, re-sends, failover hold and worker presence (fak
     await expect(codeOf(client.call(Buffer.from('3')))).resolves.toBe('NO_WORKER');
   });
 
+  it('believes a zero consumer count only once it has lasted a while: a quorum leader election of 700 ms refuses nothing', async () => {
+    const client = await harness.open({ consumerCheckIntervalMs: 500, timeoutMs: 5000 });
+    const checks = connections[0].channels[1];
+    const pending = client.call(Buffer.from('1'));
+    const outcome = codeOf(pending);
+    // the election: the leader does not answer, and every check reads 0, for 700 ms
+    checks.consumerCount = 0;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    checks.consumerCount = 1;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(client.consumerCount).toBe(1);
+    connections[0].channels[0].reply(connections[0].channels[0].published[0].options.correlationId, '1');
+    await expect(outcome).resolves.toBe('resolved');
+  });
+
   it('does not drop a link the broker has blocked: its unanswered check is the alarm, not silence', async () => {
     const client = await harness.open({ consumerCheckIntervalMs: 20, consumerCheckTimeoutMs: 50 });
     const first = connections[0];

@@ -1,7 +1,9 @@
 import { askWithin, QueueProbe } from '@app/runtime';
 
-/** A first zero consumer count after a non-zero one is checked again this soon (a quorum leader election). */
+/** A zero consumer count after a non-zero one is checked again this often until it is believed. */
 const ZERO_RECHECK_MS = 300;
+/** How long zeros must last before they are believed: a quorum leader election (~0.3–1 s) reads as 0. */
+const ZERO_BELIEVED_AFTER_MS = 1000;
 
 export interface WorkerPresenceEvents {
   /** A count came back: the link answers. */
@@ -23,7 +25,9 @@ export class WorkerPresence {
   /** Consumers at the last answer. */
   count: number;
   private timer: NodeJS.Timeout | undefined;
-  private zeroSuspected = false;
+  /** When the current run of zero counts began (after a non-zero one), epoch ms. */
+  private zeroSince: number | undefined;
+  private readonly believeZeroAfterMs: number;
   private asking: Promise<number | 'silent'> | undefined;
   private disposed = false;
 
@@ -35,6 +39,8 @@ export class WorkerPresence {
     private readonly events: WorkerPresenceEvents,
   ) {
     this.count = initial;
+    // never longer than about two check intervals, so a worker that went away is noticed within ~2 s
+    this.believeZeroAfterMs = Math.min(ZERO_BELIEVED_AFTER_MS, Math.max(ZERO_RECHECK_MS, 2 * intervalMs));
   }
 
   /** Starts the periodic checks from the set-up's count. */
@@ -87,17 +93,20 @@ export class WorkerPresence {
 
   /**
    * RabbitMQ reports a quorum queue's consumers as 0 when its leader does not answer within 250 ms
-   * (an election after a node loss): a first zero after a non-zero count is checked again shortly,
-   * and the count is believed only then. A second zero in a row means nobody is left.
+   * (an election after a node loss): zeros after a non-zero count are checked again every 300 ms and
+   * believed only once they have lasted believeZeroAfterMs. Then nobody is left to answer.
    */
   private onCount(count: number, previous: number): void {
-    if (count === 0 && previous > 0 && !this.zeroSuspected) {
-      this.zeroSuspected = true;
-      this.count = previous;
-      this.schedule(ZERO_RECHECK_MS);
-      return;
+    if (count === 0 && previous > 0) {
+      const now = Date.now();
+      this.zeroSince ??= now;
+      if (now - this.zeroSince < this.believeZeroAfterMs) {
+        this.count = previous;
+        this.schedule(ZERO_RECHECK_MS);
+        return;
+      }
     }
-    this.zeroSuspected = false;
+    this.zeroSince = undefined;
     this.count = count;
     if (count === 0) this.events.noneLeft();
     this.schedule(this.intervalMs);
