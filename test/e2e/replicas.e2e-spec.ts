@@ -2,7 +2,7 @@ import { RpcClient } from '@app/rpc-client';
 import { encodeFibRequest } from '@app/contracts';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RpcQueueServer } from '../../apps/fib-worker/src/rpc-queue/rpc-queue.server';
-import { AMQP_URL, consumerCount, deleteQueues, uniqueQueue } from '../support/broker';
+import { AMQP_URL, consumerCount, deleteQueues, sleep, uniqueQueue, waitFor } from '../support/broker';
 import { startWorker } from '../support/apps';
 
 /** Replicas share one queue; the broker spreads requests across them. */
@@ -32,6 +32,10 @@ describe('two worker replicas (e2e)', () => {
     const values = await Promise.all(Array.from({ length: calls }, () => client.call(encodeFibRequest(20_000))));
     expect(new Set(values).size).toBe(1);
     expect(values[0]).toHaveLength(4180);
+    // A worker counts an answer once the broker has confirmed its reply, which can come after the caller read it.
+    const total = (): number => workers.reduce((sum, { server }) => sum + server.stats.answered, 0);
+    await waitFor(() => total() >= calls, 5000, `${calls} answers counted by the workers (${total()} so far)`);
+    await sleep(100);
     const answered = workers.map(({ server }) => server.stats.answered);
     expect(answered[0]).toBeGreaterThan(0);
     expect(answered[1]).toBeGreaterThan(0);
