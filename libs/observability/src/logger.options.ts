@@ -1,17 +1,7 @@
 import type { LogLevel } from '@app/runtime';
 import type { Params } from 'nestjs-pino';
-import { destination } from 'pino';
+import { stdoutLogLines } from './log-lines.destination';
 import { logTraceFields } from './tracing/log-trace.mixin';
-
-/**
- * Log lines are written to stdout in batches of this many bytes (about ten
- * request lines), asynchronously: one write per line cost the gateway about
- * 7 % of its CPU under load (profile in docs/benchmarks-gateway.md). pino
- * flushes what is left synchronously at exit, so no line is lost.
- */
-const LOG_BATCH_BYTES = 4096;
-/** A line waits at most this long for its batch to fill (quiet periods, tests reading the log). */
-const LOG_FLUSH_MS = 100;
 
 /**
  * nestjs-pino settings shared by both apps: Nest's own logs as JSON lines at
@@ -26,7 +16,8 @@ export function loggerOptions(app: string, level: LogLevel): Params {
     pinoHttp: [
       // mixin: a traced call's lines carry its trace_id and span_id (nothing without an SDK).
       { level: level === 'verbose' ? 'trace' : level, base: { app }, mixin: logTraceFields },
-      destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }),
+      // Batched asynchronous writes, flushed every 100 ms and synchronously at exit (log-lines.destination).
+      stdoutLogLines(),
     ],
   };
 }
