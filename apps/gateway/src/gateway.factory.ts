@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { serveFibWithoutNestLayers } from './fib/fib.route';
 import { GatewayModule } from './gateway.module';
 import { httpServerOptions } from './http/http-server.options';
 import { checkRequestHead } from './http/request-head.guard';
@@ -30,6 +31,7 @@ export async function createGateway(config: AppConfig): Promise<NestFastifyAppli
   );
   SwaggerModule.setup('docs', app, document);
   closeKeepAliveConnectionsOnClose(app);
+  serveFibWithoutNestLayers(app); // before init(): it takes over the route Nest registers there
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
