@@ -2,6 +2,7 @@ import type { LogLevel } from '@app/runtime';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
+import { RequestLine, writeRequestLine } from './request-line';
 import { requestIdOf, TracedRequest } from './request-trace';
 import { REQUEST_ID_HEADER } from './observability.constants';
 import { nameHttpSpan } from './tracing/http-route.span';
@@ -14,25 +15,6 @@ const LOGGED_URL_CHARS = 256;
 export const requestIdFastifyOptions = {
   genReqId: (req: { headers: IncomingHttpHeaders }): string => requestIdOf(req.headers),
 };
-
-/**
- * The fields of a request's log line, in one shape for every line: pino reads its keys with the
- * enum cache of one hidden class (a spread object of varying keys cost more). An undefined field
- * is left out of the line.
- */
-class RequestLine {
-  constructor(
-    readonly requestId: string,
-    readonly method: string,
-    readonly url: string,
-    readonly statusCode: number,
-    readonly durationMs: number,
-    readonly n?: number,
-    readonly correlationId?: string,
-    readonly outcome?: string,
-    readonly traceparent?: string,
-  ) {}
-}
 
 /**
  * Echoes the request id in the X-Request-Id response header (errors
@@ -71,7 +53,7 @@ export function traceRequests(app: NestFastifyApplication, level: LogLevel): voi
             trace.outcome,
             trace.traceparent,
           );
-    log.info(line, `${method} ${url} ${statusCode}`);
+    writeRequestLine(log, line, `${method} ${url} ${statusCode}`);
     done();
   });
 }

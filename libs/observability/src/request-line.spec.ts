@@ -1,0 +1,51 @@
+import pino from 'pino';
+import { RequestLine, writeRequestLine } from './request-line';
+import { logTraceFields } from './tracing/log-trace.mixin';
+
+/** A logger set up as loggerOptions sets it up, writing into an array; a fixed time. */
+function capturingLogger(level: string): { log: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = { write: (line: string) => void lines.push(line) };
+  const log = pino({ level, base: { app: 'gateway' }, mixin: logTraceFields, timestamp: () => ',"time":42' }, stream);
+  return { log, lines };
+}
+
+describe('writeRequestLine', () => {
+  const cases: Array<[string, RequestLine]> = [
+    ['an answered call', new RequestLine('req-1', 'GET', '/fib/30', 200, 1.234, 30, '0tn7Tz6x.2', 'ok')],
+    [
+      'a traced call',
+      new RequestLine(
+        'a/b:c@d+e=f.g_h-i',
+        'HEAD',
+        '/fib/7',
+        504,
+        5000.5,
+        7,
+        'x.y',
+        'TIMEOUT',
+        '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+      ),
+    ],
+    ['no trace (a 404)', new RequestLine('9e1c0b5e-5b7c-4f4e-9f0e-0c8e2a1b3c4d', 'GET', '/nope', 404, 0.5)],
+    ['quotes, backslashes and controls in the URL', new RequestLine('r', 'GET', '/fib/"\\\u0001\t\n', 400, 0.001)],
+    ['a long URL, cut', new RequestLine('r', 'GET', `/fib/${'9'.repeat(256)}…`, 400, 12)],
+    ['non-ASCII', new RequestLine('r', 'GET', '/fib/é\u2028ÿ', 400, 3)],
+  ];
+
+  it.each(cases)('writes what pino writes: %s', (_, line) => {
+    const message = `${line.method} ${line.url} ${line.statusCode}`;
+    const ours = capturingLogger('info');
+    const theirs = capturingLogger('info');
+    writeRequestLine(ours.log, line, message);
+    theirs.log.info(line, message);
+    expect(ours.lines).toEqual(theirs.lines);
+    expect(JSON.parse(ours.lines[0])).toMatchObject({ app: 'gateway', msg: message, requestId: line.requestId });
+  });
+
+  it('writes nothing above info', () => {
+    const { log, lines } = capturingLogger('warn');
+    writeRequestLine(log, new RequestLine('r', 'GET', '/fib/1', 200, 1), 'GET /fib/1 200');
+    expect(lines).toEqual([]);
+  });
+});
