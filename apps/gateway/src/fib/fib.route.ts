@@ -19,7 +19,9 @@ type FibRequest = FastifyRequest<{ Params: { n: string } }>;
  * else by Nest's BaseExceptionFilter: an HttpException's body, else a logged 500). Nest's wrapper
  * (router proxy, context creation, guards/interceptors/pipes lookups, its reply adapter) cost
  * ≈ 16 % of the gateway's CPU per request (docs/benchmarks-gateway.md). The controller, its
- * OpenAPI document and its other route stay Nest's. Must run before `app.init()`.
+ * OpenAPI document and its other route stay Nest's. Must run before `app.init()`. A global guard,
+ * interceptor or pipe would not run for this route (the app has none); a second global filter
+ * would have to be added to `fail` too.
  */
 export function serveFibWithoutNestLayers(app: NestFastifyApplication): void {
   const controller = app.get(FibController);
