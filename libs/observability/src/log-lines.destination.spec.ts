@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { pbkdf2 } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,4 +61,48 @@ describe('LogLinesDestination', () => {
     await settle();
     expect(written()).toBe('{"x":1}\n');
   });
+
+  it('has every line on its fd, in order, when flushSync returns, also with full batches before it (the exit path)', async () => {
+    // Occupy libuv's threadpool (4 threads): a write handed to it could not complete before the exit flush.
+    const busy = Array.from(
+      { length: 4 },
+      () => new Promise((resolve) => pbkdf2('x', 'y', 400_000, 64, 'sha512', resolve)),
+    );
+    const destination = new LogLinesDestination(fd);
+    const lines = Array.from({ length: 2000 }, (_, i) => `{"i":${i},"pad":"${'x'.repeat(100)}"}\n`);
+    for (const line of lines) destination.write(line);
+    destination.flushSync();
+    expect(written()).toBe(lines.join(''));
+    await Promise.all(busy);
+    expect(written()).toBe(lines.join(''));
+  });
+
+  it('never blocks on a full pipe: lines wait in order, beyond 8 MiB are dropped and counted, all go once it is read', async () => {
+    // `cat` whose output nobody reads: its input, a non-blocking pipe, fills after ~128 KiB.
+    const cat = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      const pipeFd = (cat.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+      const destination = new LogLinesDestination(pipeFd);
+      const lines = Array.from({ length: 90_000 }, (_, i) => `{"i":${i},"pad":"${'x'.repeat(100)}"}\n`); // ≈ 10 MiB
+      const startedAt = Date.now();
+      for (const line of lines) destination.write(line);
+      destination.flush();
+      expect(Date.now() - startedAt).toBeLessThan(2000); // nothing waited for the reader
+      let out = '';
+      cat.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('log lines dropped') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        destination.flush();
+      }
+      const [kept, warning] = out.split(/(?<=\n)(?=\{"level":40)/);
+      const dropped = Number(/"(\d+) log lines dropped: stdout not read"/.exec(warning)?.[1]);
+      const keptCount = kept.split('\n').length - 1;
+      expect(kept).toBe(lines.slice(0, keptCount).join(''));
+      expect(kept.length).toBeGreaterThan(8 * 1024 * 1024);
+      expect(keptCount + dropped).toBe(lines.length);
+    } finally {
+      cat.kill();
+    }
+  }, 30_000);
 });

@@ -1,4 +1,4 @@
-import { write, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 
 /** A batch is written once this many characters wait (about a hundred request lines). */
 const BATCH_CHARS = 32 * 1024;
@@ -6,20 +6,26 @@ const BATCH_CHARS = 32 * 1024;
 const FLUSH_MS = 100;
 /** Lines beyond this many waiting characters are dropped (counted) while the reader does not read. */
 const MAX_WAITING_CHARS = 8 * 1024 * 1024;
+/** A full pipe is tried again after this long. */
+const RETRY_MS = 10;
 /** At exit, a full pipe is retried this long before the rest is given up. */
 const EXIT_RETRY_MS = 2000;
 
 /**
  * pino's destination for log lines: each line is only kept in an array; the lines are joined and
- * written in one asynchronous write per ~32 KiB, every 100 ms, and synchronously at exit. sonic-boom
- * (pino.destination) appended each line to a growing batch string and measured that string's UTF-8
- * length per line, quadratic in the batch: ≈ 7 % of the gateway's CPU at 4 KiB batches
- * (docs/benchmarks-gateway.md). One write at a time, in order; a short write goes on with the rest.
+ * written in one write per ~32 KiB, every 100 ms, and at exit. sonic-boom (pino.destination)
+ * appended each line to a growing batch string and measured that string's UTF-8 length per line,
+ * quadratic in the batch: ≈ 7 % of the gateway's CPU at 4 KiB batches (docs/benchmarks-gateway.md).
+ * The write is synchronous — one syscall per hundred lines — so nothing is ever in flight: an exit
+ * can neither lose a batch nor write later lines before it. A full pipe (EAGAIN) keeps the rest
+ * waiting, in order, and is tried again shortly, without blocking the process.
  */
 export class LogLinesDestination {
   private lines: string[] = [];
   private waitingChars = 0;
-  private writing = false;
+  /** Bytes of a batch the fd has not taken yet (a full pipe): written before any later line. */
+  private rest: Buffer | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private dropped = 0;
 
   constructor(private readonly fd: number) {
@@ -34,49 +40,44 @@ export class LogLinesDestination {
     }
     this.lines.push(line);
     this.waitingChars += line.length;
-    if (!this.writing && this.waitingChars >= BATCH_CHARS) this.writeBatch();
+    if (this.waitingChars >= BATCH_CHARS && this.retry === undefined) this.writeOut();
     return true;
   }
 
-  /** Starts writing what waits (pino's `logger.flush`); the callback does not wait for the write. */
+  /** Writes what waits (pino's `logger.flush`). */
   flush(callback?: (error?: Error) => void): void {
-    if (!this.writing && this.lines.length > 0) this.writeBatch();
+    if (this.retry === undefined) this.writeOut();
     callback?.();
   }
 
-  /** Writes what waits now, blocking: for exit (a write in flight is left to finish by itself). */
+  /** Writes what waits now, a full pipe retried for up to 2 s: for exit. */
   flushSync(): void {
-    if (this.lines.length === 0) return;
-    let batch = this.takeBatch();
     const giveUpAt = Date.now() + EXIT_RETRY_MS;
-    while (batch.length > 0) {
-      try {
-        batch = batch.subarray(writeSync(this.fd, batch));
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if ((code !== 'EAGAIN' && code !== 'EBUSY') || Date.now() > giveUpAt) return;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-      }
+    while (!this.writeOut() && Date.now() <= giveUpAt) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_MS);
     }
   }
 
-  private writeBatch(): void {
-    this.writing = true;
-    this.writeAsync(this.takeBatch());
-  }
-
-  private writeAsync(batch: Buffer): void {
-    write(this.fd, batch, 0, batch.length, null, (error, written) => {
-      if (error !== null) {
-        const code = error.code;
-        // A full non-blocking pipe: retry shortly. Any other error (reader gone): this batch is lost.
-        if (code === 'EAGAIN' || code === 'EBUSY') return void setTimeout(() => this.writeAsync(batch), 10);
-      } else if (written < batch.length) {
-        return this.writeAsync(batch.subarray(written));
+  /** Writes the rest of the last batch, then everything waiting; false if the fd is full (a retry is set). */
+  private writeOut(): boolean {
+    if (this.rest === undefined && this.lines.length > 0) this.rest = this.takeBatch();
+    while (this.rest !== undefined) {
+      try {
+        while (this.rest.length > 0) this.rest = this.rest.subarray(writeSync(this.fd, this.rest));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EBUSY') {
+          this.retry ??= setTimeout(() => {
+            this.retry = undefined;
+            this.writeOut();
+          }, RETRY_MS).unref();
+          return false;
+        }
+        // Any other error (the reader is gone): this batch is lost; later lines are tried.
       }
-      this.writing = false;
-      if (this.waitingChars >= BATCH_CHARS) this.writeBatch();
-    });
+      this.rest = this.lines.length > 0 ? this.takeBatch() : undefined;
+    }
+    return true;
   }
 
   private takeBatch(): Buffer {
