@@ -1,7 +1,8 @@
 /**
  * What tracing costs the gateway: autocannon against GET /fib/30 through a
  * gateway and a worker (built apps) with tracing off (no OTEL_* variable),
- * on at sampling 1.0 (OTLP http/protobuf, and http/json), and on at 0.01,
+ * on at sampling 1.0 (OTLP http/protobuf, and http/json; and spans made but not
+ * exported, to tell making spans from exporting them), and on at 0.01,
  * exporting to a local receiver that takes and drops everything. Medians of interleaved
  * repetitions. Run: `npm run build && node -r ts-node/register/transpile-only
  * -r tsconfig-paths/register bench/tracing-cost.ts` (TRACING_BENCH_REPS, default 3).
@@ -10,6 +11,7 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { AddressInfo, createServer as createNetServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
 
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
       'tracing on, sampling 1.0 (parentbased_always_on), OTLP http/json',
       { ...otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
     ],
+    // Spans made, propagated and ended, not exported: what making them costs, apart from exporting them.
+    ['tracing on, sampling 1.0, spans not exported (OTEL_TRACES_EXPORTER=none)', { OTEL_TRACES_EXPORTER: 'none' }],
     [
       'tracing on, sampling 0.01 (parentbased_traceidratio), OTLP http/protobuf',
       { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
@@ -119,8 +123,12 @@ async function main(): Promise<void> {
   for (const [i, [, env]] of variants.entries()) pairs.push(await startPair(`v${i}`, env));
   for (const pair of pairs) await cannon(pair); // warm-up
   const runs: Figures[][] = variants.map(() => []);
+  const loads: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const [i, pair] of pairs.entries()) runs[i].push(await cannon(pair));
+    for (const [i, pair] of pairs.entries()) {
+      runs[i].push(await cannon(pair));
+      loads.push(loadavg()[0]);
+    }
   }
   for (const pair of pairs) await pair.stop();
   receiver.close();
@@ -142,7 +150,8 @@ async function main(): Promise<void> {
   }
   lines.push(
     '',
-    `OTLP bytes received: ${receiver.spansBytes()}; ${REPS} interleaved repetitions, 100 connections, 5 s each.`,
+    `OTLP bytes received: ${receiver.spansBytes()}; ${REPS} interleaved repetitions, 100 connections, 5 s each; ` +
+      `load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the runs.`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
