@@ -1,15 +1,17 @@
 /**
  * What tracing costs the gateway: autocannon against GET /fib/30 through a
  * gateway and a worker (built apps) with tracing off (no OTEL_* variable),
- * on at sampling 1.0 (OTLP http/protobuf, and http/json), and on at 0.01,
- * exporting to a local receiver that takes and drops everything. Medians of interleaved
+ * on at sampling 1.0 (OTLP http/protobuf, and http/json; and spans made but not
+ * exported, to tell making spans from exporting them), and on at 0.01,
+ * exporting to a local receiver (a process of its own) that takes and drops everything. Medians of interleaved
  * repetitions. Run: `npm run build && node -r ts-node/register/transpile-only
  * -r tsconfig-paths/register bench/tracing-cost.ts` (TRACING_BENCH_REPS, default 3).
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { spawn } from 'node:child_process';
 import { AddressInfo, createServer as createNetServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { AMQP_URL, deleteQueues, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
 
@@ -31,18 +33,37 @@ function cpuUs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** The receiver, run in a process of its own as a collector would be: in autocannon's process its reading would slow the load. */
+const RECEIVER = `
+let bytes = 0;
+const server = require('node:http').createServer((request, response) => {
+  request.on('data', (chunk) => (bytes += chunk.length));
+  request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('SIGTERM', () => { process.stdout.write(bytes + '\\n'); process.exit(0); });
+`;
+
 /** An OTLP endpoint that reads each export and answers 200: the exporters' work is real, the receiver's minimal. */
-async function drainingReceiver(): Promise<{ url: string; spansBytes: () => number; close: () => void }> {
-  let bytes = 0;
-  const server = createServer((request, response) => {
-    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+async function drainingReceiver(): Promise<{ url: string; close: () => Promise<number> }> {
+  const child = spawn(process.execPath, ['-e', RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let lineArrived = (): void => undefined;
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    lines.push(...text.split('\n').filter(Boolean));
+    lineArrived();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const nextLine = async (): Promise<string> => {
+    while (lines.length === 0) await new Promise<void>((resolve) => (lineArrived = resolve));
+    return lines.shift() as string;
+  };
+  const port = await nextLine();
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spansBytes: () => bytes,
-    close: () => server.close(),
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      child.kill('SIGTERM');
+      return Number(await nextLine());
+    },
   };
 }
 
@@ -110,6 +131,8 @@ async function main(): Promise<void> {
       'tracing on, sampling 1.0 (parentbased_always_on), OTLP http/json',
       { ...otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
     ],
+    // Spans made, propagated and ended, not exported: what making them costs, apart from exporting them.
+    ['tracing on, sampling 1.0, spans not exported (OTEL_TRACES_EXPORTER=none)', { OTEL_TRACES_EXPORTER: 'none' }],
     [
       'tracing on, sampling 0.01 (parentbased_traceidratio), OTLP http/protobuf',
       { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
@@ -119,11 +142,15 @@ async function main(): Promise<void> {
   for (const [i, [, env]] of variants.entries()) pairs.push(await startPair(`v${i}`, env));
   for (const pair of pairs) await cannon(pair); // warm-up
   const runs: Figures[][] = variants.map(() => []);
+  const loads: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const [i, pair] of pairs.entries()) runs[i].push(await cannon(pair));
+    for (const [i, pair] of pairs.entries()) {
+      runs[i].push(await cannon(pair));
+      loads.push(loadavg()[0]);
+    }
   }
   for (const pair of pairs) await pair.stop();
-  receiver.close();
+  const receivedBytes = await receiver.close();
   const off = median(runs[0].map((f) => f.reqPerSec));
   const offCpu = median(runs[0].map((f) => f.gatewayCpuUs + f.workerCpuUs));
   const lines = [
@@ -142,7 +169,8 @@ async function main(): Promise<void> {
   }
   lines.push(
     '',
-    `OTLP bytes received: ${receiver.spansBytes()}; ${REPS} interleaved repetitions, 100 connections, 5 s each.`,
+    `OTLP bytes received: ${receivedBytes}; ${REPS} interleaved repetitions, 100 connections, 5 s each; ` +
+      `load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the runs.`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,4 +1,4 @@
-import { ProxyTracerProvider, trace, Tracer } from '@opentelemetry/api';
+import { ProxyTracerProvider, trace, Tracer, TracerProvider } from '@opentelemetry/api';
 import { TRACER_NAME } from './tracing.constants';
 
 /** The API's no-op provider: what a proxy with no SDK registered delegates to. */
@@ -14,6 +14,19 @@ export function tracingActive(): boolean {
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }
 
+/** The tracer last looked up, and the provider (and its delegate) it came from. */
+let cached: { provider: TracerProvider; delegate: TracerProvider; tracer: Tracer } | undefined;
+
+/**
+ * This project's tracer, looked up once per registered provider: the API's
+ * `getTracer` builds a key string and looks it up in the SDK's map on every
+ * call, for each span.
+ */
 export function tracer(): Tracer {
-  return trace.getTracer(TRACER_NAME);
+  const provider = trace.getTracerProvider();
+  const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  if (cached?.provider !== provider || cached.delegate !== delegate) {
+    cached = { provider, delegate, tracer: provider.getTracer(TRACER_NAME) };
+  }
+  return cached.tracer;
 }
