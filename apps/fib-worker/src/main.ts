@@ -1,5 +1,5 @@
 // First: the trace SDK (when OTEL_* variables ask for it) is registered before any module makes a span.
-import '@app/observability/tracing/register';
+import { shutdownTracing } from '@app/observability/tracing/register';
 import { closeOnSignals, describeError, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import { createFibWorker } from './fib-worker.factory';
@@ -8,7 +8,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await createFibWorker(config);
   const logger = new Logger('FibWorker');
-  closeOnSignals(app, (line) => logger.log(line));
+  closeOnSignals(app, (line) => logger.log(line), shutdownTracing);
   await app.listen(config.workerHttpPort, '0.0.0.0');
   logger.log(`worker on ${config.rpcQueue}; health at ${await app.getUrl()}/health`);
 }

@@ -1,5 +1,5 @@
 // First: the trace SDK (when OTEL_* variables ask for it) is registered before any module makes a span.
-import '@app/observability/tracing/register';
+import { shutdownTracing } from '@app/observability/tracing/register';
 import { closeOnSignals, describeError, loadConfigOrExit } from '@app/runtime';
 import { Logger } from '@nestjs/common';
 import { createGateway } from './gateway.factory';
@@ -8,7 +8,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await createGateway(config);
   const logger = new Logger('Gateway');
-  closeOnSignals(app, (line) => logger.log(line));
+  closeOnSignals(app, (line) => logger.log(line), shutdownTracing);
   await app.listen(config.port, '0.0.0.0');
   logger.log(`gateway listening on ${await app.getUrl()} (try /fib/30)`);
 }

@@ -18,11 +18,16 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfi
 }
 
 /**
- * SIGTERM/SIGINT close the app (draining what it holds) and exit 0. Nest's own
+ * SIGTERM/SIGINT close the app (draining what it holds), then run `afterClose`
+ * (the last spans out: it bounds its own wait), and exit 0. Nest's own
  * enableShutdownHooks() re-raises the signal, which would report death by
  * signal instead of a normal exit. A second signal exits at once.
  */
-export function closeOnSignals(app: INestApplicationContext, log: (line: string) => void): void {
+export function closeOnSignals(
+  app: INestApplicationContext,
+  log: (line: string) => void,
+  afterClose: () => Promise<void> = () => Promise.resolve(),
+): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing) {
@@ -32,7 +37,7 @@ export function closeOnSignals(app: INestApplicationContext, log: (line: string)
     closing = true;
     log(`${signal}: closing`);
     app.close().then(
-      () => process.exit(0),
+      () => afterClose().finally(() => process.exit(0)),
       (error: unknown) => {
         log(`close failed: ${String(error)}`);
         process.exit(1);

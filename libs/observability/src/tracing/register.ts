@@ -19,7 +19,18 @@ if (config !== undefined) {
   tracing = startTracingFromConfig(config);
 }
 
-/** Flushes the spans still batched (bounded by OTEL_BSP_EXPORT_TIMEOUT) and stops; nothing when tracing is off. */
+/** A stop waits this long at most for the last spans to go out (a hung collector must not hold it). */
+const SHUTDOWN_LIMIT_MS = 3000;
+
+/**
+ * Sends the spans still batched and stops the SDK, for at most 3 s; nothing when tracing is off.
+ * Each app's stop calls it after the app has closed (closeOnSignals), so the drained calls' spans go too.
+ */
 export function shutdownTracing(): Promise<void> {
-  return tracing?.shutdown() ?? Promise.resolve();
+  if (tracing === undefined) return Promise.resolve();
+  const shutdown = tracing.shutdown().catch(() => undefined);
+  return new Promise((resolve) => {
+    setTimeout(resolve, SHUTDOWN_LIMIT_MS).unref();
+    void shutdown.then(() => resolve());
+  });
 }
