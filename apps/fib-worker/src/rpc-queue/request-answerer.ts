@@ -107,11 +107,14 @@ export class RequestAnswerer {
   }
 
   private count(outcome: ReplyOutcome, failure: RpcErrorBody | undefined, replyTo: string, id?: string): void {
-    const reply = `reply to ${printable(replyTo)} (correlation id ${printable(id)})`;
     if (outcome === 'confirmed') {
       if (failure === undefined) this.stats.answered++;
       else this.stats.failed[failure.code] = (this.stats.failed[failure.code] ?? 0) + 1;
-    } else if (outcome === 'unencodable') {
+      return;
+    }
+    // Named only when something is said: building it cost every answered request ≈ 1 % of the worker's CPU.
+    const reply = `reply to ${printable(replyTo)} (correlation id ${printable(id)})`;
+    if (outcome === 'unencodable') {
       this.stats.unpublishable++;
       this.unpublishable.say(`${reply} not published: a property cannot be encoded; request acked`);
     } else {
