@@ -105,4 +105,39 @@ describe('LogLinesDestination', () => {
       cat.kill();
     }
   }, 30_000);
+
+  it('keeps a process running when its stdout is a blocking pipe nobody reads (a stalled log collector)', async () => {
+    // A child loads this file (transpiled here, no ts-node: it touches stdout) and writes ~10 MB of lines to fd 1,
+    // a pipe this test never reads; then a timer must fire and the process exit.
+    const child = spawn(process.execPath, ['-e', STALLED_STDOUT_CHILD, require.resolve('./log-lines.destination')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      child.stdout.pause();
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+      ]);
+      expect({ code, err }).toEqual({ code: 0, err: 'alive\n' });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 20_000);
 });
+
+const STALLED_STDOUT_CHILD = `
+const { readFileSync } = require('node:fs');
+const ts = require('typescript');
+const Module = require('node:module');
+const path = process.argv[1];
+const compiled = new Module(path);
+compiled.paths = Module._nodeModulePaths(path);
+compiled._compile(ts.transpileModule(readFileSync(path, 'utf8'), { compilerOptions: { module: 1, target: 9 } }).outputText, path);
+const destination = compiled.exports.stdoutLogLines();
+const line = '{"pad":"' + 'x'.repeat(200) + '"}\\n';
+for (let i = 0; i < 50000; i++) destination.write(line);
+setTimeout(() => { process.stderr.write('alive\\n'); process.exit(0); }, 100);
+`;

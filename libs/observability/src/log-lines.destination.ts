@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 
 /** A batch is written once this many characters wait (about a hundred request lines). */
 const BATCH_CHARS = 32 * 1024;
@@ -18,7 +18,8 @@ const EXIT_RETRY_MS = 2000;
  * quadratic in the batch: ≈ 7 % of the gateway's CPU at 4 KiB batches (docs/benchmarks-gateway.md).
  * The write is synchronous — one syscall per hundred lines — so nothing is ever in flight: an exit
  * can neither lose a batch nor write later lines before it. A full pipe (EAGAIN) keeps the rest
- * waiting, in order, and is tried again shortly, without blocking the process.
+ * waiting, in order, and is tried again shortly, without blocking the process (stdout, when a pipe,
+ * is made non-blocking first: stdoutLogLines).
  */
 export class LogLinesDestination {
   private lines: string[] = [];
@@ -34,7 +35,7 @@ export class LogLinesDestination {
 
   /** pino's stream interface: one serialised line, newline included. */
   write(line: string): boolean {
-    if (this.waitingChars > MAX_WAITING_CHARS) {
+    if (this.waitingChars + (this.rest?.length ?? 0) > MAX_WAITING_CHARS) {
       this.dropped++;
       return false;
     }
@@ -97,9 +98,25 @@ let stdoutLines: LogLinesDestination | undefined;
 /** The process's one destination for stdout, flushed synchronously when the process exits. */
 export function stdoutLogLines(): LogLinesDestination {
   if (stdoutLines === undefined) {
+    unblockStdoutPipe();
     const destination = new LogLinesDestination(1);
     process.on('exit', () => destination.flushSync());
     stdoutLines = destination;
   }
   return stdoutLines;
+}
+
+/**
+ * A pipe or socket inherited as stdout is usually blocking (a container runtime's, systemd's, a shell's
+ * `| reader`): a write to it waits for the reader, and a reader that stops would stop the whole
+ * process — calls, health, SIGTERM. Node's own `process.stdout` makes such an fd non-blocking
+ * (libuv), as `console.log` does in any Node program; then a full pipe is EAGAIN, and the lines wait.
+ */
+function unblockStdoutPipe(): void {
+  try {
+    const stat = fstatSync(1);
+    if (stat.isFIFO() || stat.isSocket()) void process.stdout.writable;
+  } catch {
+    // No stdout at all (closed): writes fail and lines are dropped, as before.
+  }
 }

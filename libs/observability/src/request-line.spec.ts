@@ -31,6 +31,7 @@ describe('writeRequestLine', () => {
     ['quotes, backslashes and controls in the URL', new RequestLine('r', 'GET', '/fib/"\\\u0001\t\n', 400, 0.001)],
     ['a long URL, cut', new RequestLine('r', 'GET', `/fib/${'9'.repeat(256)}…`, 400, 12)],
     ['non-ASCII', new RequestLine('r', 'GET', '/fib/é\u2028ÿ', 400, 3)],
+    ['numbers JSON cannot hold (null, as pino writes them)', new RequestLine('r', 'GET', '/fib/1', 200, NaN, Infinity)],
   ];
 
   it.each(cases)('writes what pino writes: %s', (_, line) => {

@@ -30,6 +30,8 @@ interface PinoInternals {
 
 const INFO = 30;
 const str = JSON.stringify;
+/** As pino writes a number: a non-finite one as null (JSON has no NaN). */
+const num = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
 
 /**
  * Writes the request line at info, byte for byte what `log.info(line, msg)` writes
@@ -41,8 +43,8 @@ export function writeRequestLine(log: Logger, line: RequestLine, msg: string): v
   if (tracingActive()) return void log.info(line, msg);
   if (log.levelVal > INFO) return;
   const pino = log as unknown as PinoInternals;
-  let json = `${pino[symbols.lsCacheSym][INFO]}${pino[symbols.timeSym]()}${pino[symbols.chindingsSym]},"requestId":${str(line.requestId)},"method":${str(line.method)},"url":${str(line.url)},"statusCode":${line.statusCode},"durationMs":${line.durationMs}`;
-  if (line.n !== undefined) json += `,"n":${line.n}`;
+  let json = `${pino[symbols.lsCacheSym][INFO]}${pino[symbols.timeSym]()}${pino[symbols.chindingsSym]},"requestId":${str(line.requestId)},"method":${str(line.method)},"url":${str(line.url)},"statusCode":${num(line.statusCode)},"durationMs":${num(line.durationMs)}`;
+  if (line.n !== undefined) json += `,"n":${num(line.n)}`;
   if (line.correlationId !== undefined) json += `,"correlationId":${str(line.correlationId)}`;
   if (line.outcome !== undefined) json += `,"outcome":${str(line.outcome)}`;
   if (line.traceparent !== undefined) json += `,"traceparent":${str(line.traceparent)}`;

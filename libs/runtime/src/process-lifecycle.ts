@@ -40,7 +40,7 @@ export function closeOnSignals(
       () => afterClose().finally(() => process.exit(0)),
       (error: unknown) => {
         log(`close failed: ${String(error)}`);
-        process.exit(1);
+        void afterClose().finally(() => process.exit(1));
       },
     );
   };

@@ -46,12 +46,16 @@ export function serveFibWithoutNestLayers(app: NestFastifyApplication): void {
     return answer.catch(onFailure(request, reply));
   }
 
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRoute', (route) => {
-      if (route.url === FIB_ROUTE && (route.method === 'GET' || route.method === 'HEAD')) {
-        route.handler = fibHandler as RouteHandlerMethod;
-      }
-    });
+  let served = false;
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === FIB_ROUTE && (route.method === 'GET' || route.method === 'HEAD')) {
+      route.handler = fibHandler as RouteHandlerMethod;
+      served = true;
+    }
+  });
+  // A moved route (a global prefix, a renamed path) would silently bring Nest's layers back: refuse to start.
+  fastify.addHook('onReady', (done) =>
+    done(served ? undefined : new Error(`${FIB_ROUTE} was not registered: the route cannot be served directly`)),
+  );
 }
