@@ -164,7 +164,8 @@ describe('RpcClient options, deadlines, flow control, cancellation and close (fa
     const deadline = (options.headers as Record<string, number>)['x-deadline'];
     expect(deadline).toBeGreaterThanOrEqual(before + 700);
     expect(deadline).toBeLessThanOrEqual(Date.now() + 700);
-    expect(Number(options.expiration)).toBeGreaterThan(690);
+    // what remained at publish: at least what remains now (a loaded machine may take a while to get here)
+    expect(Number(options.expiration)).toBeGreaterThanOrEqual(deadline - Date.now() - 1);
     expect(Number(options.expiration)).toBeLessThanOrEqual(700);
   });
 
