@@ -106,6 +106,32 @@ describe('LogLinesDestination', () => {
     }
   }, 30_000);
 
+  it('calls flush(cb) back only once what waited is written, not while a full pipe holds it', async () => {
+    const cat = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      const pipeFd = (cat.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+      const destination = new LogLinesDestination(pipeFd);
+      const lines = Array.from({ length: 20_000 }, (_, i) => `{"i":${i},"pad":"${'x'.repeat(100)}"}\n`); // ≈ 2.2 MiB
+      for (const line of lines) destination.write(line);
+      const flushed: string[] = [];
+      destination.flush(() => flushed.push('first'));
+      destination.flush(() => flushed.push('second'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(flushed).toEqual([]); // the pipe is full: nothing has been written through
+      let out = '';
+      cat.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      const deadline = Date.now() + 10_000;
+      while (flushed.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(flushed).toEqual(['first', 'second']);
+      while (out.length < lines.join('').length && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(out).toBe(lines.join(''));
+    } finally {
+      cat.kill();
+    }
+  }, 20_000);
+
   it('keeps a process running when its stdout is a blocking pipe nobody reads (a stalled log collector)', async () => {
     // A child loads this file (transpiled here, no ts-node: it touches stdout) and writes ~10 MB of lines to fd 1,
     // a pipe this test never reads; then a timer must fire and the process exit.

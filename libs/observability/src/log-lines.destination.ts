@@ -28,6 +28,8 @@ export class LogLinesDestination {
   private rest: Buffer | undefined;
   private retry: NodeJS.Timeout | undefined;
   private dropped = 0;
+  /** flush(cb) callers waiting for a full pipe to take what waited. */
+  private flushed: Array<(error?: Error) => void> = [];
 
   constructor(private readonly fd: number) {
     setInterval(() => this.flush(), FLUSH_MS).unref();
@@ -45,10 +47,12 @@ export class LogLinesDestination {
     return true;
   }
 
-  /** Writes what waits (pino's `logger.flush`). */
+  /** Writes what waits (pino's `logger.flush`); `callback` once it is written (a full pipe: later). */
   flush(callback?: (error?: Error) => void): void {
-    if (this.retry === undefined) this.writeOut();
-    callback?.();
+    const written = this.retry === undefined && this.writeOut();
+    if (callback === undefined) return;
+    if (written) callback();
+    else this.flushed.push(callback);
   }
 
   /** Writes what waits now, a full pipe retried for up to 2 s: for exit. */
@@ -77,6 +81,11 @@ export class LogLinesDestination {
         // Any other error (the reader is gone): this batch is lost; later lines are tried.
       }
       this.rest = this.lines.length > 0 ? this.takeBatch() : undefined;
+    }
+    if (this.flushed.length > 0) {
+      const callbacks = this.flushed;
+      this.flushed = [];
+      for (const callback of callbacks) callback();
     }
     return true;
   }
