@@ -1,3 +1,4 @@
+export * from './info-line';
 export * from './logger.options';
 export * from './metrics/metrics.controller';
 export * from './metrics/metrics.module';

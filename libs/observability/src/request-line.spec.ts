@@ -1,6 +1,9 @@
 import pino from 'pino';
+import pinoHttp from 'pino-http';
+import { infoLineStart } from './info-line';
+import { loggerOptions } from './logger.options';
 import { RequestLine, writeRequestLine } from './request-line';
-import { logTraceFields } from './tracing/log-trace.mixin';
+import { logTraceFields, showSpanInLogs } from './tracing/log-trace.mixin';
 
 /** A logger set up as loggerOptions sets it up, writing into an array; a fixed time. */
 function capturingLogger(level: string): { log: pino.Logger; lines: string[] } {
@@ -42,6 +45,43 @@ describe('writeRequestLine', () => {
     theirs.log.info(line, message);
     expect(ours.lines).toEqual(theirs.lines);
     expect(JSON.parse(ours.lines[0])).toMatchObject({ app: 'gateway', msg: message, requestId: line.requestId });
+  });
+
+  it.each(cases)('writes what pino writes with a span shown (its trace fields first): %s', (_, line) => {
+    const message = `${line.method} ${line.url} ${line.statusCode}`;
+    const ours = capturingLogger('info');
+    const theirs = capturingLogger('info');
+    showSpanInLogs({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 });
+    writeRequestLine(ours.log, line, message);
+    theirs.log.info(line, message);
+    expect(ours.lines).toEqual(theirs.lines);
+    expect(JSON.parse(ours.lines[0])).toMatchObject({
+      trace_id: '0af7651916cd43dd8448eb211c80319c',
+      span_id: 'b7ad6b7169203331',
+      trace_flags: '01',
+    });
+  });
+
+  it('leaves a logger set up otherwise (another mixin, a log formatter) to pino', () => {
+    const line = new RequestLine('r', 'GET', '/fib/1', 200, 1);
+    for (const options of [
+      { mixin: () => ({ tenant: 't' }) },
+      { formatters: { log: (o: object) => ({ ...o, x: 1 }) } },
+    ]) {
+      const lines: string[] = [];
+      const log = pino({ ...options, timestamp: () => ',"time":42' }, { write: (l: string) => void lines.push(l) });
+      writeRequestLine(log, line, 'GET /fib/1 200');
+      expect(JSON.parse(lines[0])).toMatchObject({
+        requestId: 'r',
+        ...('mixin' in options ? { tenant: 't' } : { x: 1 }),
+      });
+    }
+  });
+
+  it("takes the template for the apps' own logger (loggerOptions through nestjs-pino's pino-http)", () => {
+    const [options] = loggerOptions('gateway', 'info').pinoHttp as [pinoHttp.Options, unknown];
+    const { logger } = pinoHttp(options, { write: () => undefined });
+    expect(infoLineStart(logger)).toMatch(/^\{"level":30,"time":\d+,"app":"gateway"$/);
   });
 
   it('writes nothing above info', () => {

@@ -37,11 +37,26 @@ export function showSpanInLogs(spanContext: SpanContext): void {
  * merges into the object returned, so it is a new one).
  */
 export function logTraceFields(): LogTraceFields {
+  const spanContext = spanInLogs();
+  if (spanContext === undefined) return {};
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId, trace_flags: flagsOf(spanContext) };
+}
+
+/**
+ * logTraceFields as pino writes them into a line: '' or `,"trace_id":…,"span_id":…,"trace_flags":…`
+ * (a valid span context's ids are lowercase hex: nothing to escape).
+ */
+export function logTraceJson(): string {
+  const spanContext = spanInLogs();
+  if (spanContext === undefined) return '';
+  return `,"trace_id":"${spanContext.traceId}","span_id":"${spanContext.spanId}","trace_flags":"${flagsOf(spanContext)}"`;
+}
+
+function spanInLogs(): SpanContext | undefined {
   const spanContext = shown ?? trace.getSpan(context.active())?.spanContext();
-  if (spanContext === undefined || !isSpanContextValid(spanContext)) return {};
-  return {
-    trace_id: spanContext.traceId,
-    span_id: spanContext.spanId,
-    trace_flags: spanContext.traceFlags.toString(16).padStart(2, '0'),
-  };
+  return spanContext !== undefined && isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+function flagsOf(spanContext: SpanContext): string {
+  return spanContext.traceFlags.toString(16).padStart(2, '0');
 }
