@@ -1,5 +1,5 @@
 import pino from 'pino';
-import pinoHttp from 'pino-http';
+import pinoHttp, { Options as PinoHttpOptions } from 'pino-http';
 import { infoLineStart } from './info-line';
 import { loggerOptions } from './logger.options';
 import { RequestLine, writeRequestLine } from './request-line';
@@ -79,7 +79,7 @@ describe('writeRequestLine', () => {
   });
 
   it("takes the template for the apps' own logger (loggerOptions through nestjs-pino's pino-http)", () => {
-    const [options] = loggerOptions('gateway', 'info').pinoHttp as [pinoHttp.Options, unknown];
+    const [options] = loggerOptions('gateway', 'info').pinoHttp as [PinoHttpOptions, unknown];
     const { logger } = pinoHttp(options, { write: () => undefined });
     expect(infoLineStart(logger)).toMatch(/^\{"level":30,"time":\d+,"app":"gateway"$/);
   });

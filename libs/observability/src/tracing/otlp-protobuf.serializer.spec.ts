@@ -4,6 +4,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
 import { serializeSpans } from './otlp-protobuf.serializer';
+import { ProtobufBuffer } from './otlp-protobuf.writer';
 
 /** Spans of every shape the encoder meets: ours (attributes, events, error status, remote parent) and odd ones. */
 function sampleSpans(): ReadableSpan[] {
@@ -100,5 +101,17 @@ describe('serializeSpans (OTLP protobuf)', () => {
     const before = Buffer.from(first);
     serializeSpans(spans.slice(2));
     expect(Buffer.from(first).equals(before)).toBe(true);
+  });
+
+  it('lets a buffer grown for one huge batch go at the next batch', () => {
+    const buffer = new ProtobufBuffer();
+    const start = buffer.capacity;
+    buffer.reset();
+    buffer.string('x'.repeat(3 * 1024 * 1024));
+    expect(buffer.capacity).toBeGreaterThan(3 * 1024 * 1024);
+    buffer.reset();
+    expect(buffer.capacity).toBe(start);
+    buffer.string('ok');
+    expect(Array.from(buffer.bytes())).toEqual([2, 111, 107]);
   });
 });

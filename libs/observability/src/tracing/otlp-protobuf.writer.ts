@@ -6,8 +6,13 @@
  * OpenTelemetry's `ProtobufWriter` writes them (a byte reserved, the content
  * moved when the length needs more): the bytes are the same.
  */
+/** What a buffer starts with: a full batch of 512 of our spans (≈ 400 bytes each). */
+const INITIAL_BYTES = 256 * 1024;
+/** A buffer grown beyond this (a batch with huge attribute values) is let go at the next reset. */
+const KEPT_BYTES = 1024 * 1024;
+
 export class ProtobufBuffer {
-  private buffer = new Uint8Array(256 * 1024);
+  private buffer = new Uint8Array(INITIAL_BYTES);
   private view = new DataView(this.buffer.buffer);
   private readonly encoder = new TextEncoder();
   pos = 0;
@@ -17,8 +22,18 @@ export class ProtobufBuffer {
     return this.buffer.slice(0, this.pos);
   }
 
+  /** What the buffer holds now (its size, not what is written). */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   reset(): void {
     this.pos = 0;
+    // One odd batch (a value of megabytes) must not keep its buffer for the life of the process.
+    if (this.buffer.length > KEPT_BYTES) {
+      this.buffer = new Uint8Array(INITIAL_BYTES);
+      this.view = new DataView(this.buffer.buffer);
+    }
   }
 
   ensure(size: number): void {
