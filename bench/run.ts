@@ -6,8 +6,8 @@
  *
  * BENCH_REPS (default 5) sets the repetitions. BENCH_ONLY picks row groups,
  * comma-separated: rpc, queue-types, golevelup, gateway, compute, replicas,
- * hand-gateway (default: all). hand-gateway (section 7, bench/gateway-vs-hand.ts)
- * runs BENCH_REPS repetitions too, 3 when BENCH_REPS is unset. Every request queue is declared here before its servers
+ * hand-gateway, tracing (default: all). hand-gateway (section 7, bench/gateway-vs-hand.ts)
+ * and tracing (section 8, bench/tracing-cost.ts) run BENCH_REPS repetitions too, 3 when BENCH_REPS is unset. Every request queue is declared here before its servers
  * start, with RPC_QUEUE_DECLARATIONS: our worker adopts it as it is and the
  * baseline server declares the same type (an identical declaration).
  */
@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { AMQP_URL, consumerCount, deleteQueues, sleep, uniqueQueue, waitFor } from '../test/support/broker';
 import { AppProcess } from '../test/support/app-process';
 import { benchHandGateway } from './gateway-vs-hand';
+import { benchTracing } from './tracing-cost';
 import { brokerPid, cpuMs, declareQueue, fmt, freePort, median, ROOT, spread, startProcess } from './bench-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -34,7 +35,16 @@ const { BaselineClient } = require('./baseline/rpc-client.js') as {
 };
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
-const GROUPS = ['rpc', 'queue-types', 'golevelup', 'gateway', 'compute', 'replicas', 'hand-gateway'] as const;
+const GROUPS = [
+  'rpc',
+  'queue-types',
+  'golevelup',
+  'gateway',
+  'compute',
+  'replicas',
+  'hand-gateway',
+  'tracing',
+] as const;
 type Group = (typeof GROUPS)[number];
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? GROUPS.join(','))
@@ -611,6 +621,18 @@ async function main(): Promise<void> {
         [`${type}: our gateway CPU per request ≤ 1.2× hand-written gateway's`, cpu, (x) => x <= 1.2, ratio],
       );
     }
+  }
+
+  if (runs('tracing')) {
+    const tracing = await benchTracing(Number(process.env.BENCH_REPS ?? 3), check);
+    sections.push(...tracing.lines);
+    const cost = (x: number): string => `${((1 - x) * 100).toFixed(1)} %`;
+    targets.push([
+      'tracing on, sampling 1.0: costs ≤ 15 % of throughput',
+      tracing.rateVsOff.always,
+      (x) => x >= 0.85,
+      cost,
+    ]);
   }
 
   const targetLines = ['### Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
