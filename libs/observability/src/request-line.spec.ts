@@ -62,20 +62,53 @@ describe('writeRequestLine', () => {
     });
   });
 
-  it('leaves a logger set up otherwise (another mixin, a log formatter) to pino', () => {
+  it.each<[string, pino.LoggerOptions]>([
+    ['another mixin', { mixin: () => ({ tenant: 't' }) }],
+    ['a log formatter', { formatters: { log: (o: object) => ({ ...o, x: 1 }) } }],
+    ['a serializer of a field', { serializers: { url: () => '[url]' } }],
+    ['another message key', { messageKey: 'message' }],
+    ['a nested key', { nestedKey: 'payload' }],
+    ['redaction', { redact: ['requestId'] }],
+    [
+      'a logMethod hook',
+      {
+        hooks: {
+          logMethod(this: pino.Logger, args: Parameters<pino.LogFn>, method: pino.LogFn) {
+            return method.apply(this, [args[0], `hooked ${String(args[1])}`] as Parameters<pino.LogFn>);
+          },
+        },
+      },
+    ],
+    ['a streamWrite hook', { hooks: { streamWrite: (line: string) => line.replace('"GET"', '"get"') } }],
+    ['a message prefix', { msgPrefix: '[gw] ' }],
+  ])('leaves a logger set up otherwise to pino: %s', (_, options) => {
     const line = new RequestLine('r', 'GET', '/fib/1', 200, 1);
-    for (const options of [
-      { mixin: () => ({ tenant: 't' }) },
-      { formatters: { log: (o: object) => ({ ...o, x: 1 }) } },
-    ]) {
-      const lines: string[] = [];
-      const log = pino({ ...options, timestamp: () => ',"time":42' }, { write: (l: string) => void lines.push(l) });
-      writeRequestLine(log, line, 'GET /fib/1 200');
-      expect(JSON.parse(lines[0])).toMatchObject({
-        requestId: 'r',
-        ...('mixin' in options ? { tenant: 't' } : { x: 1 }),
-      });
-    }
+    const ours: string[] = [];
+    const theirs: string[] = [];
+    const logger = (into: string[]): pino.Logger =>
+      pino(
+        { mixin: logTraceFields, ...options, timestamp: () => ',"time":42' },
+        { write: (l: string) => void into.push(l) },
+      );
+    writeRequestLine(logger(ours), line, 'GET /fib/1 200');
+    logger(theirs).info(line, 'GET /fib/1 200');
+    expect(ours).toEqual(theirs);
+  });
+
+  it('leaves a stream that reads line metadata (pino.multistream) to pino', () => {
+    const line = new RequestLine('r', 'GET', '/fib/1', 200, 1);
+    const write = (into: string[]): void => {
+      const multi = pino.multistream([{ level: 'info', stream: { write: (l: string) => void into.push(l) } }]);
+      const log = pino({ mixin: logTraceFields, timestamp: () => ',"time":42' }, multi);
+      if (into === ours) writeRequestLine(log, line, 'GET /fib/1 200');
+      else log.info(line, 'GET /fib/1 200');
+    };
+    const ours: string[] = [];
+    const theirs: string[] = [];
+    write(ours);
+    write(theirs);
+    expect(ours).toHaveLength(1);
+    expect(ours).toEqual(theirs);
   });
 
   it("takes the template for the apps' own logger (loggerOptions through nestjs-pino's pino-http)", () => {
