@@ -65,6 +65,7 @@ export class LogLinesDestination {
 
   /** Writes the rest of the last batch, then everything waiting; false if the fd is full (a retry is set). */
   private writeOut(): boolean {
+    let failed: Error | undefined;
     if (this.rest === undefined && this.lines.length > 0) this.rest = this.takeBatch();
     while (this.rest !== undefined) {
       try {
@@ -79,13 +80,15 @@ export class LogLinesDestination {
           return false;
         }
         // Any other error (the reader is gone): this batch is lost; later lines are tried.
+        failed = error as Error;
       }
       this.rest = this.lines.length > 0 ? this.takeBatch() : undefined;
     }
     if (this.flushed.length > 0) {
       const callbacks = this.flushed;
       this.flushed = [];
-      for (const callback of callbacks) callback();
+      // each in a microtask of its own: one that throws neither loses the others nor throws into a write
+      for (const callback of callbacks) queueMicrotask(() => callback(failed));
     }
     return true;
   }
