@@ -46,7 +46,7 @@ interface Run {
 const COMPARE_GATEWAY = process.env.BENCH_COMPARE_GATEWAY;
 
 interface Stack {
-  name: 'hand-written' | 'ours' | 'ours, compared build';
+  name: 'hand-written' | 'ours' | 'ours, compared build' | 'bare Fastify';
   type: RpcQueueType;
   url: string;
   gatewayPid: number;
@@ -214,13 +214,15 @@ export async function benchHandGateway(
 ): Promise<HandGatewayResult> {
   const stacks: Stack[] = [];
   const runs = new Map<Stack, Run[]>();
+  let bare: Stack | undefined;
   try {
     for (const type of TYPES) {
       stacks.push(await startHand(type, prefetch), await startOurs(type, prefetch));
       if (COMPARE_GATEWAY !== undefined) stacks.push(await startOurs(type, prefetch, true));
     }
-    for (const stack of stacks) runs.set(stack, []);
-    for (const stack of stacks) await load(stack, 3, check); // warm-up
+    bare = await startBare();
+    for (const stack of [...stacks, bare]) runs.set(stack, []);
+    for (const stack of [...stacks, bare]) await load(stack, 3, check); // warm-up
     for (let rep = 0; rep < reps; rep++) {
       for (const type of TYPES) {
         const group = stacks.filter((s) => s.type === type);
@@ -231,9 +233,11 @@ export async function benchHandGateway(
           check(drops === 0, `${type} ${stack.name}: ${drops} link drops or reconnects in /metrics`);
         }
       }
+      runs.get(bare)?.push(await load(bare, SECONDS, check));
     }
   } finally {
     for (const stack of stacks) await stack.stop();
+    await bare?.stop();
   }
 
   const lines = [
@@ -279,7 +283,7 @@ export async function benchHandGateway(
       );
     }
   }
-  lines.push('', ...ceilingLines(stacks, runs));
+  lines.push('', ...ceilingLines(stacks, runs, runs.get(bare as Stack) as Run[]));
   return { lines: [...lines, ''], ratios };
 }
 
@@ -289,7 +293,7 @@ export async function benchHandGateway(
  * next to the measured one; and the ratio ours would reach if our gateway cost no CPU at all. The latter bounds
  * what any work on the gateway alone can give on this machine.
  */
-function ceilingLines(stacks: Stack[], runs: Map<Stack, Run[]>): string[] {
+function ceilingLines(stacks: Stack[], runs: Map<Stack, Run[]>, bare: Run[]): string[] {
   const total = (r: Run): number => r.cpu[0] + r.cpu[1] + r.cpu[2] + r.loadgen;
   const lines = [
     'Throughput follows CPU: everything shares the two cores. CPU µs per request of all four processes (gateway + worker + broker + load generator), ' +
@@ -299,6 +303,7 @@ function ceilingLines(stacks: Stack[], runs: Map<Stack, Run[]>): string[] {
     '| queue type | CPU µs/req, all four: hand-written / ours (load generator) | predicted ours ÷ hand-written | measured | with our gateway at 0 µs |',
     '| --- | --- | --- | --- | --- |',
   ];
+  const gatewayBudget: string[] = [];
   for (const type of TYPES) {
     const hand = runs.get(stacks.find((s) => s.type === type && s.name === 'hand-written') as Stack) as Run[];
     const ours = runs.get(stacks.find((s) => s.type === type && s.name === 'ours') as Stack) as Run[];
@@ -307,9 +312,39 @@ function ceilingLines(stacks: Stack[], runs: Map<Stack, Run[]>): string[] {
     const measured = perRep((h, o) => o.reqPerSec / h.reqPerSec);
     const ceiling = perRep((h, o) => total(h) / (total(o) - o.cpu[0]));
     const show = (xs: number[]): string => `${median(xs).toFixed(2)} (${spread(xs, 2)})`;
+    const budget = perRep((h, o) => total(h) / 1.3 - (total(o) - o.cpu[0]));
+    gatewayBudget.push(`${median(budget).toFixed(0)} µs (${type})`);
     lines.push(
       `| ${type} | ${median(hand.map(total)).toFixed(0)} / ${median(ours.map(total)).toFixed(0)} (${median(hand.map((r) => r.loadgen)).toFixed(0)} / ${median(ours.map((r) => r.loadgen)).toFixed(0)}) | ${show(predicted)} | ${show(measured)} | **${show(ceiling)}** |`,
     );
   }
+  lines.push(
+    '',
+    `By the same model, 1.3× leaves our gateway ${gatewayBudget.join(', ')} of CPU per request. For scale, bare Fastify answering a constant ` +
+      `\`{ n, value }\` (\`bench/baseline/bare-fastify.js\`: no broker, no Nest, no logging), loaded the same way each repetition: ` +
+      `${median(bare.map((r) => r.cpu[0])).toFixed(0)} µs per request (${spread(
+        bare.map((r) => r.cpu[0]),
+        0,
+      )}) at ${fmt(median(bare.map((r) => r.reqPerSec)))} req/s.`,
+  );
   return lines;
+}
+
+/** bench/baseline/bare-fastify.js: an HTTP floor, not a gateway (its worker and broker figures mean nothing). */
+async function startBare(): Promise<Stack> {
+  const { child, output } = await startProcess([join(ROOT, 'bench/baseline/bare-fastify.js')], { PORT: '0' });
+  return {
+    name: 'bare Fastify',
+    type: 'classic',
+    url: (/listening on (\S+)/.exec(output) as RegExpExecArray)[1],
+    gatewayPid: child.pid as number,
+    workerPid: child.pid as number,
+    drops: () => Promise.resolve(0),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }
